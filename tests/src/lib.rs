@@ -1,0 +1,2 @@
+//! Cross-crate integration, conformance and interop tests for sockwright. The test programs
+//! live in `tests/tests/`; shared helpers live here.
