@@ -1,1 +1,522 @@
-//! conn (in progress)
+//! The connection state machine: one WebSocket connection after the handshake, either role.
+//!
+//! Inputs are [`Connection::handle_read`] (bytes from the transport),
+//! [`Connection::handle_timeout`] (the timer fired), [`Connection::handle_eof`] (the transport
+//! ended) and the commands [`send_text`](Connection::send_text),
+//! [`send_binary`](Connection::send_binary), [`send_ping`](Connection::send_ping),
+//! [`send_pong`](Connection::send_pong) and [`close`](Connection::close). Outputs are
+//! [`poll_transmit`](Connection::poll_transmit) (bytes for the transport),
+//! [`poll_event`](Connection::poll_event) and [`poll_timeout`](Connection::poll_timeout).
+//!
+//! # The drain invariant
+//!
+//! After every input or command: take all bytes with `poll_transmit` and write them, take
+//! every event with `poll_event`, then re-arm the timer from `poll_timeout` (it may have moved
+//! or gone). A driver that keeps this invariant never misses a pong, a close reply or a timer.
+//!
+//! Time is a [`Duration`] since an origin the caller picks (its connection start, its process
+//! start…), from a monotonic clock. Time that goes backwards is treated as standing still.
+//!
+//! # Example
+//!
+//! ```
+//! use core::time::Duration;
+//! use sockwright::conn::{Config, Connection, Event, Message};
+//!
+//! let mut server = Connection::server(Config::default(), Duration::ZERO);
+//! // A masked text frame "Hello" from a client (RFC 6455 §5.7).
+//! server.handle_read(Duration::ZERO, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]).unwrap();
+//! assert_eq!(server.poll_event(), Some(Event::Message(Message::Text("Hello".into()))));
+//! server.send_text("Hello").unwrap();
+//! let mut out = Vec::new();
+//! server.poll_transmit(&mut out);
+//! assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+//! ```
+
+mod config;
+mod error;
+mod event;
+mod reader;
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+pub use config::{Config, Role};
+pub use error::{Error, SendError};
+pub use event::{Closed, Event, Initiator, Message};
+
+use crate::frame::{
+    encode_frame, CloseCode, CloseFrame, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+};
+use reader::{Reader, Received};
+
+/// A source of masking keys for a client connection (RFC 6455 §5.3 asks for strong entropy;
+/// the core has none of its own). Any `FnMut() -> [u8; 4]` is one.
+pub trait MaskKeys {
+    /// The key for the next frame.
+    fn next_mask_key(&mut self) -> [u8; 4];
+}
+
+impl<F: FnMut() -> [u8; 4]> MaskKeys for F {
+    fn next_mask_key(&mut self) -> [u8; 4] {
+        self()
+    }
+}
+
+/// An outbound buffer whose capacity is given back once drained, past this size, so a
+/// connection that once sent a large message does not hold its memory while idle.
+const RETAINED_OUTBOUND_CAPACITY: usize = 64 << 10;
+
+/// Where the connection is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// We sent a close frame and wait for the peer's, until the deadline.
+    CloseSent {
+        deadline: Duration,
+    },
+    /// The close handshake is over (or abandoned); nothing more is read or sent.
+    Closed,
+    /// A fatal error; returned again by every `handle_*`.
+    Failed(Error),
+}
+
+/// Keepalive bookkeeping: when we last heard from the peer and whether a ping is out.
+#[derive(Clone, Copy, Debug)]
+struct Keepalive {
+    last_heard: Duration,
+    ping_sent_at: Option<Duration>,
+}
+
+/// One WebSocket connection, after the handshake. See the [module docs](self).
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    reader: Reader,
+    events: VecDeque<Event>,
+    /// Encoded frames waiting for `poll_transmit`.
+    outbound: Vec<u8>,
+    /// The latest pong owed while `outbound` was full: the RFC allows answering only the most
+    /// recent ping, so a ping flood costs at most one pending pong.
+    owed_pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
+    keepalive: Keepalive,
+    now: Duration,
+    mask_keys: Option<Box<dyn MaskKeys + Send>>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("queued_bytes", &self.queued_bytes())
+            .field("pending_events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// The server end of a connection whose handshake finished at `now`.
+    pub fn server(config: Config, now: Duration) -> Self {
+        Self::new(Role::Server, config, now, None)
+    }
+
+    /// The client end of a connection whose handshake finished at `now`; `mask_keys` supplies
+    /// a fresh masking key for every frame it sends.
+    pub fn client(
+        config: Config,
+        now: Duration,
+        mask_keys: impl MaskKeys + Send + 'static,
+    ) -> Self {
+        Self::new(Role::Client, config, now, Some(Box::new(mask_keys)))
+    }
+
+    fn new(
+        role: Role,
+        config: Config,
+        now: Duration,
+        mask_keys: Option<Box<dyn MaskKeys + Send>>,
+    ) -> Self {
+        Self {
+            role,
+            config,
+            state: State::Open,
+            reader: Reader::default(),
+            events: VecDeque::new(),
+            outbound: Vec::new(),
+            owed_pong: None,
+            keepalive: Keepalive {
+                last_heard: now,
+                ping_sent_at: None,
+            },
+            now,
+            mask_keys,
+        }
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits and timers in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- inputs -----
+
+    /// Feeds bytes read from the transport. Complete messages and control frames become
+    /// events; pongs and close replies are queued for `poll_transmit`.
+    ///
+    /// Bytes that arrive after the close handshake are ignored. On a protocol violation a
+    /// close frame with the matching code is queued and the error is returned, now and on
+    /// every later call.
+    pub fn handle_read(&mut self, now: Duration, mut bytes: &[u8]) -> Result<(), Error> {
+        self.advance_clock(now);
+        if let State::Failed(e) = &self.state {
+            return Err(e.clone());
+        }
+        if !bytes.is_empty() {
+            self.keepalive = Keepalive {
+                last_heard: self.now,
+                ping_sent_at: None,
+            };
+        }
+        while self.is_reading() {
+            match self.reader.read(&mut bytes, self.role, &self.config) {
+                Ok(Some(received)) => self.handle_received(received)?,
+                Ok(None) => break,
+                Err(violation) => {
+                    let code = violation.close_code();
+                    let reason = violation.to_string();
+                    return Err(self.fail(Error::Protocol(violation), code, &reason));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the connection its timer (from `poll_timeout`) fired. Sends a keepalive ping,
+    /// fails a silent peer, or gives up on a close reply.
+    pub fn handle_timeout(&mut self, now: Duration) -> Result<(), Error> {
+        self.advance_clock(now);
+        match &self.state {
+            State::Failed(e) => return Err(e.clone()),
+            State::CloseSent { deadline } if self.now >= *deadline => {
+                self.finish(Initiator::Local, CloseCode::ABNORMAL, String::new());
+                return Ok(());
+            }
+            State::Open => {}
+            _ => return Ok(()),
+        }
+        let Some(interval) = self.config.ping_interval else {
+            return Ok(());
+        };
+        match self.keepalive.ping_sent_at {
+            Some(sent) if self.now >= sent + self.config.pong_timeout => {
+                let reason = "keepalive timeout";
+                return Err(self.fail(Error::KeepaliveTimeout, CloseCode::INTERNAL_ERROR, reason));
+            }
+            None if self.now >= self.keepalive.last_heard + interval => {
+                self.queue_control(OpCode::Ping, &[]);
+                self.keepalive.ping_sent_at = Some(self.now);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Tells the connection the transport ended (EOF or reset). Unless the close handshake was
+    /// already over, this reports a [`Closed`] event with code 1006.
+    pub fn handle_eof(&mut self, now: Duration) {
+        self.advance_clock(now);
+        match self.state {
+            State::Open => self.finish(Initiator::Remote, CloseCode::ABNORMAL, String::new()),
+            State::CloseSent { .. } => {
+                self.finish(Initiator::Local, CloseCode::ABNORMAL, String::new())
+            }
+            State::Closed | State::Failed(_) => {}
+        }
+    }
+
+    // ----- commands -----
+
+    /// Queues a text message as one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_data(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message as one frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_data(OpCode::Binary, data)
+    }
+
+    /// Queues a ping (payload at most 125 bytes). It counts against the outbound limit.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_control_payload(payload)?;
+        self.send_data(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong, a one-way heartbeat (payload at most 125 bytes). Pongs that
+    /// answer pings are sent automatically.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_control_payload(payload)?;
+        self.send_data(OpCode::Pong, payload)
+    }
+
+    /// Starts the close handshake: queues a close frame with `code` and `reason` (cut to 123
+    /// bytes at a character boundary) and waits up to the close timeout for the peer's reply.
+    ///
+    /// Idempotent: once the handshake has started, or the connection has ended, this does
+    /// nothing and returns `Ok`.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if self.state != State::Open {
+            return Ok(());
+        }
+        let payload = CloseFrame {
+            code,
+            reason: reason.into(),
+        }
+        .payload();
+        self.queue_control(OpCode::Close, &payload);
+        self.state = State::CloseSent {
+            deadline: self.now + self.config.close_timeout,
+        };
+        Ok(())
+    }
+
+    // ----- outputs -----
+
+    /// Appends every queued byte to `buf` and returns how many. Write them all to the
+    /// transport, in order.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        self.flush_owed_pong();
+        let len = self.outbound.len();
+        if buf.is_empty() {
+            // Hand over the whole buffer instead of copying it.
+            core::mem::swap(buf, &mut self.outbound);
+        } else {
+            buf.extend_from_slice(&self.outbound);
+        }
+        self.outbound.clear();
+        if self.outbound.capacity() > RETAINED_OUTBOUND_CAPACITY {
+            self.outbound = Vec::new();
+        }
+        len
+    }
+
+    /// The queued bytes, for a driver that writes straight from the connection's buffer; tell
+    /// it how many were written with [`advance_transmit`](Self::advance_transmit).
+    pub fn pending_transmit(&mut self) -> &[u8] {
+        self.flush_owed_pong();
+        &self.outbound
+    }
+
+    /// Drops the first `written` queued bytes (as returned by
+    /// [`pending_transmit`](Self::pending_transmit)).
+    pub fn advance_transmit(&mut self, written: usize) {
+        let written = written.min(self.outbound.len());
+        self.outbound.drain(..written);
+        if self.outbound.is_empty() && self.outbound.capacity() > RETAINED_OUTBOUND_CAPACITY {
+            self.outbound = Vec::new();
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, on the caller's
+    /// clock, or `None` when no timer is needed.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match &self.state {
+            State::CloseSent { deadline } => Some(*deadline),
+            State::Open => {
+                let interval = self.config.ping_interval?;
+                Some(match self.keepalive.ping_sent_at {
+                    Some(sent) => sent + self.config.pong_timeout,
+                    None => self.keepalive.last_heard + interval,
+                })
+            }
+            State::Closed | State::Failed(_) => None,
+        }
+    }
+
+    // ----- observers -----
+
+    /// Bytes queued for the transport; compare with [`Config::max_outbound_bytes`] to see
+    /// backpressure coming.
+    pub fn queued_bytes(&self) -> usize {
+        self.outbound.len() + self.owed_pong.map_or(0, |(_, len)| 2 + usize::from(len))
+    }
+
+    /// Whether messages may still be sent (no close frame has been queued, no failure).
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Whether the connection has ended, cleanly or not. Once this is true and the queued
+    /// bytes are written, the transport can be closed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Closed | State::Failed(_))
+    }
+
+    /// The fatal error, if the connection failed.
+    pub fn error(&self) -> Option<&Error> {
+        match &self.state {
+            State::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    // ----- internals -----
+
+    fn advance_clock(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+    }
+
+    fn is_reading(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent { .. })
+    }
+
+    fn handle_received(&mut self, received: Received) -> Result<(), Error> {
+        match received {
+            Received::Message(message) => self.events.push_back(Event::Message(message)),
+            Received::Ping(payload) => {
+                if self.state == State::Open {
+                    self.queue_pong(&payload);
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            Received::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+            Received::Close(payload) => match CloseFrame::parse(&payload) {
+                Ok(frame) => self.handle_close(frame),
+                Err(violation) => {
+                    let code = violation.close_code();
+                    let reason = violation.to_string();
+                    return Err(self.fail(Error::Protocol(violation), code, &reason));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// The peer's close frame: answer it (echoing its code) unless it answers ours.
+    fn handle_close(&mut self, frame: Option<CloseFrame>) {
+        let initiator = match self.state {
+            State::Open => {
+                let reply = frame.as_ref().map(|f| {
+                    CloseFrame {
+                        code: f.code,
+                        reason: String::new(),
+                    }
+                    .payload()
+                });
+                self.queue_control(OpCode::Close, reply.as_deref().unwrap_or_default());
+                Initiator::Remote
+            }
+            _ => Initiator::Local,
+        };
+        let (code, reason) = match frame {
+            Some(frame) => (frame.code, frame.reason),
+            None => (CloseCode::NO_STATUS, String::new()),
+        };
+        self.finish(initiator, code, reason);
+    }
+
+    fn finish(&mut self, initiator: Initiator, code: CloseCode, reason: String) {
+        self.state = State::Closed;
+        self.owed_pong = None;
+        self.events.push_back(Event::Closed(Closed {
+            initiator,
+            code,
+            reason,
+        }));
+    }
+
+    /// Fails the connection: a close frame for the peer, and the error, sticky.
+    fn fail(&mut self, error: Error, code: CloseCode, reason: &str) -> Error {
+        if self.state == State::Open {
+            let payload = CloseFrame {
+                code,
+                reason: reason.into(),
+            }
+            .payload();
+            self.queue_control(OpCode::Close, &payload);
+        }
+        self.owed_pong = None;
+        self.state = State::Failed(error.clone());
+        error
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let needed = MAX_HEADER_LEN + payload.len();
+        let limit = self.config.max_outbound_bytes;
+        if needed > limit {
+            return Err(SendError::TooLarge { needed, limit });
+        }
+        let queued = self.queued_bytes();
+        if queued + needed > limit {
+            return Err(SendError::OutboundFull {
+                queued,
+                needed,
+                limit,
+            });
+        }
+        self.encode(opcode, payload);
+        Ok(())
+    }
+
+    fn check_control_payload(&self, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        Ok(())
+    }
+
+    /// Queues a control frame regardless of the outbound limit: pongs, close frames and
+    /// keepalive pings are small and bounded in number.
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        self.flush_owed_pong();
+        self.encode(opcode, payload);
+    }
+
+    /// Answers a ping: queued in order while there is room, otherwise kept as the one owed
+    /// pong, replacing an older one.
+    fn queue_pong(&mut self, payload: &[u8]) {
+        let needed = MAX_HEADER_LEN + payload.len();
+        if self.owed_pong.is_none()
+            && self.outbound.len() + needed <= self.config.max_outbound_bytes
+        {
+            self.encode(OpCode::Pong, payload);
+        } else {
+            let mut owed = [0; MAX_CONTROL_PAYLOAD];
+            owed[..payload.len()].copy_from_slice(payload);
+            self.owed_pong = Some((owed, payload.len() as u8));
+        }
+    }
+
+    fn flush_owed_pong(&mut self) {
+        if let Some((payload, len)) = self.owed_pong.take() {
+            self.encode(OpCode::Pong, &payload[..usize::from(len)]);
+        }
+    }
+
+    fn encode(&mut self, opcode: OpCode, payload: &[u8]) {
+        let mask = self.mask_keys.as_mut().map(|keys| keys.next_mask_key());
+        encode_frame(&mut self.outbound, true, opcode, payload, mask);
+    }
+}
