@@ -49,9 +49,7 @@ pub use config::{Config, Role};
 pub use error::{Error, SendError};
 pub use event::{Closed, Event, Initiator, Message};
 
-use crate::frame::{
-    encode_frame, CloseCode, CloseFrame, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
-};
+use crate::frame::{encode_frame, CloseCode, CloseFrame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use reader::{Reader, Received};
 
 /// A source of masking keys for a client connection (RFC 6455 §5.3 asks for strong entropy;
@@ -463,7 +461,7 @@ impl Connection {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        let needed = MAX_HEADER_LEN + payload.len();
+        let needed = self.frame_len(payload.len());
         let limit = self.config.max_outbound_bytes;
         if needed > limit {
             return Err(SendError::TooLarge { needed, limit });
@@ -497,7 +495,7 @@ impl Connection {
     /// Answers a ping: queued in order while there is room, otherwise kept as the one owed
     /// pong, replacing an older one.
     fn queue_pong(&mut self, payload: &[u8]) {
-        let needed = MAX_HEADER_LEN + payload.len();
+        let needed = self.frame_len(payload.len());
         if self.owed_pong.is_none()
             && self.outbound.len() + needed <= self.config.max_outbound_bytes
         {
@@ -513,6 +511,18 @@ impl Connection {
         if let Some((payload, len)) = self.owed_pong.take() {
             self.encode(OpCode::Pong, &payload[..usize::from(len)]);
         }
+    }
+
+    /// The encoded size of a frame with `payload_len` bytes of payload from this end.
+    fn frame_len(&self, payload_len: usize) -> usize {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: self.mask_keys.as_ref().map(|_| [0; 4]),
+            payload_len: payload_len as u64,
+        };
+        header.encoded_len() + payload_len
     }
 
     fn encode(&mut self, opcode: OpCode, payload: &[u8]) {
