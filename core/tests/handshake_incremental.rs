@@ -3,7 +3,10 @@
 //! arriving, without buffering past them.
 
 use proptest::prelude::*;
-use sockwright::handshake::{HandshakeLimits, Parsed, Rejection, Request, RequestParser};
+use sockwright::handshake::{
+    list_contains, list_elements, validate_request, HandshakeLimits, OriginPolicy, Parsed,
+    Rejection, Request, RequestParser, ServerConfig, TokenMode,
+};
 
 const CHROME: &[u8] = b"GET /chat?room=1 HTTP/1.1\r\n\
 Host: localhost:8080\r\n\
@@ -239,8 +242,52 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), cut in 0usize..512) {
         let mut parser = RequestParser::new(HandshakeLimits { max_head_bytes: 256, max_headers: 8 });
         let cut = cut.min(bytes.len());
-        let _ = parser.feed(&bytes[..cut]);
-        let _ = parser.feed(&bytes[cut..]);
+        for chunk in [&bytes[..cut], &bytes[cut..]] {
+            if let Ok(Parsed::Complete { head, .. }) = parser.feed(chunk) {
+                let _ = validate_request(&head, &ServerConfig::default());
+            }
+        }
         prop_assert!(parser.buffered() <= 256);
+    }
+
+    /// Hostile header values in every handshake header: validation answers, never panics, and
+    /// keeps its reason short.
+    #[test]
+    fn arbitrary_header_values_never_panic(
+        values in proptest::collection::vec(proptest::collection::vec(any::<u8>().prop_filter("no line end", |b| *b != b'\r' && *b != b'\n'), 0..300), 7),
+        strict in any::<bool>(),
+    ) {
+        let names = ["Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Origin", "Sec-WebSocket-Protocol"];
+        let mut input = b"GET / HTTP/1.1\r\n".to_vec();
+        for (name, value) in names.iter().zip(&values) {
+            input.extend_from_slice(name.as_bytes());
+            input.extend_from_slice(b": ");
+            input.extend_from_slice(value);
+            input.extend_from_slice(b"\r\n");
+        }
+        input.extend_from_slice(b"\r\n");
+        let cfg = ServerConfig {
+            token_mode: if strict { TokenMode::Strict } else { TokenMode::Tolerant },
+            origin: OriginPolicy::AllowList(vec!["https://a.example".into()]),
+            subprotocols: vec!["chat".into()],
+            ..ServerConfig::default()
+        };
+        match RequestParser::new(cfg.limits).feed(&input) {
+            Ok(Parsed::Complete { head, .. }) => {
+                if let Err(rejection) = validate_request(&head, &cfg) {
+                    prop_assert!(rejection.reason().len() < 700, "{}", rejection.reason());
+                }
+            }
+            Ok(Parsed::Partial) => prop_assert!(false, "complete head reported partial"),
+            Err(rejection) => prop_assert_eq!(rejection.status(), 400),
+        }
+    }
+
+    #[test]
+    fn token_lists_never_panic(value in proptest::collection::vec(any::<u8>(), 0..200)) {
+        for mode in [TokenMode::Tolerant, TokenMode::Strict] {
+            let _ = list_contains([&value[..]], "upgrade", mode);
+            prop_assert!(list_elements(&value, mode).count() <= value.len());
+        }
     }
 }
