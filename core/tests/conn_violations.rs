@@ -342,3 +342,62 @@ fn every_event_before_the_violation_is_still_delivered() {
         ))]
     );
 }
+
+#[test]
+fn a_message_before_a_violation_can_still_be_answered_before_the_close_frame() {
+    // Autobahn 3.2/4.1.3/5.15: a valid message, then a violation, in one read. The message is
+    // delivered and its echo goes out before the 1002 close.
+    let mut conn = server(Config::default());
+    let wire = [from_client(0x81, b"echo me"), from_client(0xa1, b"rsv2")].concat();
+    let error = conn.handle_read(Duration::ZERO, &wire).unwrap_err();
+    assert_eq!(error, Error::Protocol(ProtocolError::ReservedBits(0b010)));
+    assert_eq!(conn.error(), Some(&error), "the error is known at once");
+    assert!(
+        !conn.is_finished(),
+        "but the close waits for the events before it"
+    );
+    assert_eq!(
+        conn.poll_event(),
+        Some(Event::Message(sockwright::conn::Message::Text(
+            "echo me".into()
+        )))
+    );
+    conn.send_text("echo me").unwrap();
+    assert_eq!(conn.poll_event(), None);
+    assert!(conn.is_finished());
+    let sent = transmit(&mut conn);
+    assert_eq!(
+        &sent[..9],
+        &[0x81, 0x07, b'e', b'c', b'h', b'o', b' ', b'm', b'e']
+    );
+    assert_eq!(
+        close_payload(&sent[9..], Role::Server).map(|p| [p[0], p[1]]),
+        Some([0x03, 0xea])
+    );
+    assert_eq!(
+        conn.send_text("late"),
+        Err(sockwright::conn::SendError::Closed)
+    );
+}
+
+#[test]
+fn a_message_before_the_peers_close_can_still_be_answered_before_the_reply() {
+    let mut conn = server(Config::default());
+    let wire = [from_client(0x82, b"data"), from_client(0x88, b"\x03\xe8")].concat();
+    conn.handle_read(Duration::ZERO, &wire).unwrap();
+    assert_eq!(
+        conn.poll_event(),
+        Some(Event::Message(sockwright::conn::Message::Binary(
+            bytes::Bytes::from_static(b"data")
+        )))
+    );
+    conn.send_binary(b"data").unwrap();
+    assert!(matches!(conn.poll_event(), Some(Event::Closed(c)) if c.code.0 == 1000));
+    let sent = transmit(&mut conn);
+    assert_eq!(&sent[..6], &[0x82, 0x04, b'd', b'a', b't', b'a']);
+    assert_eq!(
+        &sent[6..],
+        &[0x88, 0x02, 0x03, 0xe8],
+        "then the close reply echoing 1000"
+    );
+}

@@ -1,2 +1,8 @@
 //! Cross-crate integration, conformance and interop tests for sockwright. The test programs
 //! live in `tests/tests/`; shared helpers live here.
+//!
+//! [`blocking`] is a minimal blocking driver of the core over `std::net`, used by the Autobahn
+//! harness binaries (`src/bin/`) so the protocol core can be checked by the conformance suite on
+//! its own. It is a test tool, not the std adapter: that lives in `adapters/std`.
+
+pub mod blocking;

@@ -83,6 +83,18 @@ enum State {
     Failed(Error),
 }
 
+/// The reaction to a close frame or a violation that arrived after messages in the same read.
+/// It waits until those messages are taken with `poll_event`, so the caller can still answer
+/// them (RFC 6455 §5.5.1 lets an endpoint finish its current message before it replies to a
+/// close); the reader stops at once.
+#[derive(Clone, Debug)]
+enum Deferred {
+    /// The peer's close frame, to be answered.
+    Close(Option<CloseFrame>),
+    /// A protocol violation: the close frame to send, then failure.
+    Fail(Error, CloseCode, String),
+}
+
 /// Keepalive bookkeeping: when we last heard from the peer and whether a ping is out.
 #[derive(Clone, Copy, Debug)]
 struct Keepalive {
@@ -95,6 +107,7 @@ pub struct Connection {
     role: Role,
     config: Config,
     state: State,
+    deferred: Option<Deferred>,
     reader: Reader,
     events: VecDeque<Event>,
     /// Encoded frames waiting for `poll_transmit`.
@@ -144,6 +157,7 @@ impl Connection {
             role,
             config,
             state: State::Open,
+            deferred: None,
             reader: Reader::default(),
             events: VecDeque::new(),
             outbound: Vec::new(),
@@ -172,12 +186,14 @@ impl Connection {
     /// Feeds bytes read from the transport. Complete messages and control frames become
     /// events; pongs and close replies are queued for `poll_transmit`.
     ///
-    /// Bytes that arrive after the close handshake are ignored. On a protocol violation a
-    /// close frame with the matching code is queued and the error is returned, now and on
-    /// every later call.
+    /// Bytes that arrive after the close handshake are ignored. On a protocol violation the
+    /// error is returned, now and on every later call, and a close frame with the matching
+    /// code is queued. Keep draining as usual after an error: messages that arrived before the
+    /// violation are still delivered, and may still be answered, before that close frame is
+    /// queued (when `poll_event` returns `None`).
     pub fn handle_read(&mut self, now: Duration, mut bytes: &[u8]) -> Result<(), Error> {
         self.advance_clock(now);
-        if let State::Failed(e) = &self.state {
+        if let Some(e) = self.error() {
             return Err(e.clone());
         }
         if !bytes.is_empty() {
@@ -190,11 +206,7 @@ impl Connection {
             match self.reader.read(&mut bytes, self.role, &self.config) {
                 Ok(Some(received)) => self.handle_received(received)?,
                 Ok(None) => break,
-                Err(violation) => {
-                    let code = violation.close_code();
-                    let reason = violation.to_string();
-                    return Err(self.fail(Error::Protocol(violation), code, &reason));
-                }
+                Err(violation) => return Err(self.violation(violation)),
             }
         }
         Ok(())
@@ -204,6 +216,12 @@ impl Connection {
     /// fails a silent peer, or gives up on a close reply.
     pub fn handle_timeout(&mut self, now: Duration) -> Result<(), Error> {
         self.advance_clock(now);
+        if let Some(e) = self.error() {
+            return Err(e.clone());
+        }
+        if self.deferred.is_some() {
+            return Ok(());
+        }
         match &self.state {
             State::Failed(e) => return Err(e.clone()),
             State::CloseSent { deadline } if self.now >= *deadline => {
@@ -234,6 +252,9 @@ impl Connection {
     /// already over, this reports a [`Closed`] event with code 1006.
     pub fn handle_eof(&mut self, now: Duration) {
         self.advance_clock(now);
+        if self.deferred.is_some() {
+            return; // the peer's close or violation is already known and will be reported
+        }
         match self.state {
             State::Open => self.finish(Initiator::Remote, CloseCode::ABNORMAL, String::new()),
             State::CloseSent { .. } => {
@@ -329,14 +350,27 @@ impl Connection {
         }
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Once the events are all taken, a close reply or failure that
+    /// was waiting behind them takes effect (see [`handle_read`](Self::handle_read)).
     pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        match self.deferred.take()? {
+            Deferred::Close(frame) => self.handle_close(frame),
+            Deferred::Fail(error, code, reason) => {
+                self.fail(error, code, &reason);
+            }
+        }
         self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, on the caller's
     /// clock, or `None` when no timer is needed.
     pub fn poll_timeout(&self) -> Option<Duration> {
+        if self.deferred.is_some() {
+            return None;
+        }
         match &self.state {
             State::CloseSent { deadline } => Some(*deadline),
             State::Open => {
@@ -371,8 +405,8 @@ impl Connection {
 
     /// The fatal error, if the connection failed.
     pub fn error(&self) -> Option<&Error> {
-        match &self.state {
-            State::Failed(e) => Some(e),
+        match (&self.state, &self.deferred) {
+            (State::Failed(e), _) | (_, Some(Deferred::Fail(e, ..))) => Some(e),
             _ => None,
         }
     }
@@ -384,7 +418,21 @@ impl Connection {
     }
 
     fn is_reading(&self) -> bool {
-        matches!(self.state, State::Open | State::CloseSent { .. })
+        self.deferred.is_none() && matches!(self.state, State::Open | State::CloseSent { .. })
+    }
+
+    /// The peer broke the protocol: fail now, or once the events before the violation are
+    /// taken.
+    fn violation(&mut self, violation: crate::frame::ProtocolError) -> Error {
+        let code = violation.close_code();
+        let reason = violation.to_string();
+        let error = Error::Protocol(violation);
+        if self.state == State::Open && !self.events.is_empty() {
+            self.deferred = Some(Deferred::Fail(error.clone(), code, reason));
+            error
+        } else {
+            self.fail(error, code, &reason)
+        }
     }
 
     fn handle_received(&mut self, received: Received) -> Result<(), Error> {
@@ -398,12 +446,11 @@ impl Connection {
             }
             Received::Pong(payload) => self.events.push_back(Event::Pong(payload)),
             Received::Close(payload) => match CloseFrame::parse(&payload) {
-                Ok(frame) => self.handle_close(frame),
-                Err(violation) => {
-                    let code = violation.close_code();
-                    let reason = violation.to_string();
-                    return Err(self.fail(Error::Protocol(violation), code, &reason));
+                Ok(frame) if self.state == State::Open && !self.events.is_empty() => {
+                    self.deferred = Some(Deferred::Close(frame));
                 }
+                Ok(frame) => self.handle_close(frame),
+                Err(violation) => return Err(self.violation(violation)),
             },
         }
         Ok(())
