@@ -115,10 +115,13 @@ pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
+    /// `Ok(Some((code, reason)))`, `Ok(None)` for no code, or the error.
+    type Expected = Result<Option<(u16, &'static str)>, ProtocolError>;
+
     #[test]
     fn parse_table() {
         // (name, payload, expected)
-        let table: &[(&str, &[u8], Result<Option<(u16, &str)>, ProtocolError>)] = &[
+        let table: &[(&str, &[u8], Expected)] = &[
             ("empty", b"", Ok(None)),
             ("one byte", b"\x03", Err(ProtocolError::CloseFrameTooShort)),
             ("normal", b"\x03\xe8", Ok(Some((1000, "")))),
