@@ -36,6 +36,7 @@
 mod config;
 mod error;
 mod event;
+mod outbound;
 mod reader;
 
 use alloc::boxed::Box;
@@ -49,7 +50,8 @@ pub use config::{Config, Role};
 pub use error::{Error, SendError};
 pub use event::{Closed, Event, Initiator, Message};
 
-use crate::frame::{encode_frame, CloseCode, CloseFrame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{CloseCode, CloseFrame, OpCode, MAX_CONTROL_PAYLOAD};
+use outbound::Outbound;
 use reader::{Reader, Received};
 
 /// A source of masking keys for a client connection (RFC 6455 §5.3 asks for strong entropy;
@@ -64,10 +66,6 @@ impl<F: FnMut() -> [u8; 4]> MaskKeys for F {
         self()
     }
 }
-
-/// An outbound buffer whose capacity is given back once drained, past this size, so a
-/// connection that once sent a large message does not hold its memory while idle.
-const RETAINED_OUTBOUND_CAPACITY: usize = 64 << 10;
 
 /// Where the connection is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,14 +108,9 @@ pub struct Connection {
     deferred: Option<Deferred>,
     reader: Reader,
     events: VecDeque<Event>,
-    /// Encoded frames waiting for `poll_transmit`.
-    outbound: Vec<u8>,
-    /// The latest pong owed while `outbound` was full: the RFC allows answering only the most
-    /// recent ping, so a ping flood costs at most one pending pong.
-    owed_pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
+    outbound: Outbound,
     keepalive: Keepalive,
     now: Duration,
-    mask_keys: Option<Box<dyn MaskKeys + Send>>,
 }
 
 impl fmt::Debug for Connection {
@@ -153,6 +146,7 @@ impl Connection {
         now: Duration,
         mask_keys: Option<Box<dyn MaskKeys + Send>>,
     ) -> Self {
+        let outbound = Outbound::new(config.max_outbound_bytes, mask_keys);
         Self {
             role,
             config,
@@ -160,14 +154,12 @@ impl Connection {
             deferred: None,
             reader: Reader::default(),
             events: VecDeque::new(),
-            outbound: Vec::new(),
-            owed_pong: None,
+            outbound,
             keepalive: Keepalive {
                 last_heard: now,
                 ping_sent_at: None,
             },
             now,
-            mask_keys,
         }
     }
 
@@ -240,7 +232,7 @@ impl Connection {
                 return Err(self.fail(Error::KeepaliveTimeout, CloseCode::INTERNAL_ERROR, reason));
             }
             None if self.now >= self.keepalive.last_heard + interval => {
-                self.queue_control(OpCode::Ping, &[]);
+                self.outbound.push_control(OpCode::Ping, &[]);
                 self.keepalive.ping_sent_at = Some(self.now);
             }
             _ => {}
@@ -306,7 +298,7 @@ impl Connection {
             reason: reason.into(),
         }
         .payload();
-        self.queue_control(OpCode::Close, &payload);
+        self.outbound.push_control(OpCode::Close, &payload);
         self.state = State::CloseSent {
             deadline: self.now + self.config.close_timeout,
         };
@@ -318,36 +310,19 @@ impl Connection {
     /// Appends every queued byte to `buf` and returns how many. Write them all to the
     /// transport, in order.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
-        self.flush_owed_pong();
-        let len = self.outbound.len();
-        if buf.is_empty() {
-            // Hand over the whole buffer instead of copying it.
-            core::mem::swap(buf, &mut self.outbound);
-        } else {
-            buf.extend_from_slice(&self.outbound);
-        }
-        self.outbound.clear();
-        if self.outbound.capacity() > RETAINED_OUTBOUND_CAPACITY {
-            self.outbound = Vec::new();
-        }
-        len
+        self.outbound.take_into(buf)
     }
 
     /// The queued bytes, for a driver that writes straight from the connection's buffer; tell
     /// it how many were written with [`advance_transmit`](Self::advance_transmit).
     pub fn pending_transmit(&mut self) -> &[u8] {
-        self.flush_owed_pong();
-        &self.outbound
+        self.outbound.pending()
     }
 
     /// Drops the first `written` queued bytes (as returned by
     /// [`pending_transmit`](Self::pending_transmit)).
     pub fn advance_transmit(&mut self, written: usize) {
-        let written = written.min(self.outbound.len());
-        self.outbound.drain(..written);
-        if self.outbound.is_empty() && self.outbound.capacity() > RETAINED_OUTBOUND_CAPACITY {
-            self.outbound = Vec::new();
-        }
+        self.outbound.advance(written);
     }
 
     /// The next event, if any. Once the events are all taken, a close reply or failure that
@@ -389,7 +364,7 @@ impl Connection {
     /// Bytes queued for the transport; compare with [`Config::max_outbound_bytes`] to see
     /// backpressure coming.
     pub fn queued_bytes(&self) -> usize {
-        self.outbound.len() + self.owed_pong.map_or(0, |(_, len)| 2 + usize::from(len))
+        self.outbound.queued()
     }
 
     /// Whether messages may still be sent (no close frame has been queued, no failure).
@@ -440,7 +415,7 @@ impl Connection {
             Received::Message(message) => self.events.push_back(Event::Message(message)),
             Received::Ping(payload) => {
                 if self.state == State::Open {
-                    self.queue_pong(&payload);
+                    self.outbound.push_pong(&payload);
                 }
                 self.events.push_back(Event::Ping(payload));
             }
@@ -467,7 +442,8 @@ impl Connection {
                     }
                     .payload()
                 });
-                self.queue_control(OpCode::Close, reply.as_deref().unwrap_or_default());
+                self.outbound
+                    .push_control(OpCode::Close, reply.as_deref().unwrap_or_default());
                 Initiator::Remote
             }
             _ => Initiator::Local,
@@ -481,7 +457,7 @@ impl Connection {
 
     fn finish(&mut self, initiator: Initiator, code: CloseCode, reason: String) {
         self.state = State::Closed;
-        self.owed_pong = None;
+        self.outbound.forget_owed_pong();
         self.events.push_back(Event::Closed(Closed {
             initiator,
             code,
@@ -497,9 +473,9 @@ impl Connection {
                 reason: reason.into(),
             }
             .payload();
-            self.queue_control(OpCode::Close, &payload);
+            self.outbound.push_control(OpCode::Close, &payload);
         }
-        self.owed_pong = None;
+        self.outbound.forget_owed_pong();
         self.state = State::Failed(error.clone());
         error
     }
@@ -508,21 +484,7 @@ impl Connection {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        let needed = self.frame_len(payload.len());
-        let limit = self.config.max_outbound_bytes;
-        if needed > limit {
-            return Err(SendError::TooLarge { needed, limit });
-        }
-        let queued = self.queued_bytes();
-        if queued + needed > limit {
-            return Err(SendError::OutboundFull {
-                queued,
-                needed,
-                limit,
-            });
-        }
-        self.encode(opcode, payload);
-        Ok(())
+        self.outbound.push_data(opcode, payload)
     }
 
     fn check_control_payload(&self, payload: &[u8]) -> Result<(), SendError> {
@@ -530,50 +492,5 @@ impl Connection {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
         Ok(())
-    }
-
-    /// Queues a control frame regardless of the outbound limit: pongs, close frames and
-    /// keepalive pings are small and bounded in number.
-    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        self.flush_owed_pong();
-        self.encode(opcode, payload);
-    }
-
-    /// Answers a ping: queued in order while there is room, otherwise kept as the one owed
-    /// pong, replacing an older one.
-    fn queue_pong(&mut self, payload: &[u8]) {
-        let needed = self.frame_len(payload.len());
-        if self.owed_pong.is_none()
-            && self.outbound.len() + needed <= self.config.max_outbound_bytes
-        {
-            self.encode(OpCode::Pong, payload);
-        } else {
-            let mut owed = [0; MAX_CONTROL_PAYLOAD];
-            owed[..payload.len()].copy_from_slice(payload);
-            self.owed_pong = Some((owed, payload.len() as u8));
-        }
-    }
-
-    fn flush_owed_pong(&mut self) {
-        if let Some((payload, len)) = self.owed_pong.take() {
-            self.encode(OpCode::Pong, &payload[..usize::from(len)]);
-        }
-    }
-
-    /// The encoded size of a frame with `payload_len` bytes of payload from this end.
-    fn frame_len(&self, payload_len: usize) -> usize {
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: OpCode::Binary,
-            mask: self.mask_keys.as_ref().map(|_| [0; 4]),
-            payload_len: payload_len as u64,
-        };
-        header.encoded_len() + payload_len
-    }
-
-    fn encode(&mut self, opcode: OpCode, payload: &[u8]) {
-        let mask = self.mask_keys.as_mut().map(|keys| keys.next_mask_key());
-        encode_frame(&mut self.outbound, true, opcode, payload, mask);
     }
 }
