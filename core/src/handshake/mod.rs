@@ -35,6 +35,7 @@ mod head;
 mod reject;
 mod server;
 mod tokens;
+mod url;
 
 use alloc::vec::Vec;
 
@@ -50,6 +51,7 @@ pub use server::{
     split_target, validate_request, Accepted, OriginPolicy, Request, RequestParser, ServerConfig,
 };
 pub use tokens::{list_contains, list_elements, ListElements, TokenListError, TokenMode};
+pub use url::{UrlError, WsUrl};
 
 /// The result of feeding bytes to a head parser that did not fail.
 #[derive(Clone, Debug, PartialEq, Eq)]
