@@ -5,4 +5,5 @@
 //! harness binaries (`src/bin/`) so the protocol core can be checked by the conformance suite on
 //! its own. It is a test tool, not the std adapter: that lives in `adapters/std`.
 
+pub mod adapters;
 pub mod blocking;
