@@ -269,10 +269,8 @@ pub fn tungstenite_echo_server(connections: usize) -> String {
                     return;
                 };
                 while let Ok(message) = ws.read() {
-                    if message.is_text() || message.is_binary() {
-                        if ws.send(message).is_err() {
-                            return;
-                        }
+                    if (message.is_text() || message.is_binary()) && ws.send(message).is_err() {
+                        return;
                     }
                 }
             });
