@@ -13,7 +13,8 @@ use sockwright::handshake::{ClientHandshakeError, Rejection, UrlError};
 /// was sent), [`Error::Handshake`] (the server's reply was refused), [`Error::Protocol`] (a
 /// close frame with the matching code was sent), [`Error::KeepaliveTimeout`],
 /// [`Error::HandshakeTimeout`]. The transport's: [`Error::Io`], [`Error::Tls`]. The
-/// caller's: [`Error::Send`], [`Error::NotOpen`], [`Error::Url`], [`Error::Config`].
+/// caller's: [`Error::Send`], [`Error::NotOpen`], [`Error::Closed`], [`Error::Url`],
+/// [`Error::Config`].
 /// A session's fatal error is reported once, after every event that came before it.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -38,6 +39,10 @@ pub enum Error {
     Send(SendError),
     /// A command was given before the handshake completed.
     NotOpen,
+    /// The connection is over and its end was already reported (a `Close` message or the
+    /// error that ended it), or the request was answered without an upgrade: nothing more
+    /// will be received.
+    Closed,
     /// The URL to connect to is not a WebSocket URL.
     Url(UrlError),
     /// The configuration is unusable (e.g. a PEM file without a key); the text says why.
@@ -64,6 +69,7 @@ impl fmt::Display for Error {
             Error::KeepaliveTimeout => f.write_str("the peer did not answer a keepalive ping"),
             Error::Send(e) => write!(f, "send refused: {e}"),
             Error::NotOpen => f.write_str("the connection is not open yet"),
+            Error::Closed => f.write_str("the connection is closed"),
             Error::Url(e) => write!(f, "bad url: {e}"),
             Error::Config(why) => write!(f, "bad configuration: {why}"),
         }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use sockwright::conn;
-use sockwright::frame::CloseFrame;
+use sockwright::frame::{CloseCode, CloseFrame};
 
 /// A WebSocket message as adapters hand it to applications and take it from them.
 ///
@@ -47,6 +47,20 @@ impl From<conn::Message> for Message {
             conn::Message::Text(text) => Message::Text(text),
             conn::Message::Binary(data) => Message::Binary(data),
         }
+    }
+}
+
+/// How a connection ended, as the final `Close` message an application reads: `None` when the
+/// peer's close frame had no code.
+impl From<conn::Closed> for Message {
+    fn from(closed: conn::Closed) -> Self {
+        if closed.code == CloseCode::NO_STATUS {
+            return Message::Close(None);
+        }
+        Message::Close(Some(CloseFrame {
+            code: closed.code,
+            reason: closed.reason,
+        }))
     }
 }
 
