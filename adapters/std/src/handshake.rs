@@ -14,7 +14,7 @@ use crate::websocket::WebSocket;
 /// How many bytes one socket read takes during the handshake.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Runs the server side of the handshake (TLS too, with [`ServerOptions::tls`]) on a freshly
+/// Runs the server side of the handshake (TLS too, with `ServerOptions::tls`) on a freshly
 /// accepted `stream`, in the calling thread, within [`ServerOptions::handshake_timeout`].
 ///
 /// A request the core or the [`ServerOptions::hook`] refuses is answered with the HTTP
@@ -36,7 +36,7 @@ pub fn connect(url: &str, options: impl Into<Arc<ClientOptions>>) -> Result<WebS
     let start = clock::now();
     let options = options.into();
     let url = WsUrl::parse(url)?;
-    let deadline = start + options.handshake_timeout;
+    let deadline = start.saturating_add(options.handshake_timeout);
     let session = Session::client(&url, options, start)?;
     let stream = connect_tcp(url.host(), url.port(), deadline)?;
     handshake(stream, session)
@@ -114,7 +114,7 @@ fn handshake(mut stream: TcpStream, mut session: Session) -> Result<WebSocket, E
                 session.handle_timeout(now);
                 continue;
             }
-            Some(at) => Some((at - now).max(Duration::from_millis(1))),
+            Some(at) => Some(at.saturating_sub(now).max(Duration::from_millis(1))),
             None => None,
         };
         stream.set_read_timeout(wait)?;

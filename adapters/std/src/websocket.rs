@@ -69,7 +69,7 @@ impl WebSocket {
     /// [`WebSocket::read`], waiting at most `timeout`: then it returns an [`Error::Io`] of kind
     /// [`ErrorKind::TimedOut`] and the connection stays usable (nothing read is lost).
     pub fn read_timeout(&mut self, timeout: Duration) -> Result<Message, Error> {
-        self.read_until(Some(clock::now() + timeout))
+        self.read_until(clock::now().checked_add(timeout))
     }
 
     /// Sends a message and returns once it is written to the socket (the std adapter's
@@ -161,7 +161,11 @@ impl WebSocket {
         if deadline.is_some_and(|at| at <= now) {
             return Err(Error::Io(ErrorKind::TimedOut.into()));
         }
-        let mut wait = timer.into_iter().chain(deadline).min().map(|at| at - now);
+        let mut wait = timer
+            .into_iter()
+            .chain(deadline)
+            .min()
+            .map(|at| at.saturating_sub(now));
         if Arc::strong_count(&self.shared) > 1 {
             wait = Some(wait.map_or(MAX_READ_WAIT, |w| w.min(MAX_READ_WAIT)));
         }

@@ -202,3 +202,27 @@ fn a_client_gives_up_on_a_server_that_never_answers() {
     assert!(start.elapsed() < Duration::from_secs(5));
     drop(listener);
 }
+
+#[test]
+fn a_frame_sent_with_the_request_is_not_lost() {
+    let (addr, _server) = common::echo_server(ServerOptions::default());
+    let mut stream = TcpStream::connect(addr).unwrap();
+    // The request and a masked "Hello" text frame (RFC 6455 §5.7) in one write.
+    let mut bytes = request(addr, "/", "Upgrade").into_bytes();
+    bytes.extend_from_slice(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    stream.write_all(&bytes).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0; 1024];
+    while !reply.ends_with(b"Hello") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "{:?}", String::from_utf8_lossy(&reply));
+        reply.extend_from_slice(&buf[..n]);
+    }
+    assert!(reply.starts_with(b"HTTP/1.1 101 "));
+    assert!(reply.ends_with(&[0x81, 0x05, b'H', b'e', b'l', b'l', b'o']));
+}
