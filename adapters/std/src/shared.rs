@@ -5,12 +5,11 @@
 //! copy out the next bytes to write). So a sender blocked in a socket write never stops the
 //! reader from handing input to the session.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use sockwright_driver::sockwright::conn::SendError;
 use sockwright_driver::{Error, Session};
 
 /// How many bytes are copied out of the session per socket write: a few full TLS records,
@@ -58,10 +57,18 @@ impl Shared {
         queue: impl FnOnce(&mut Session) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.write_closed.load(Ordering::Acquire) {
-            return Err(Error::Send(SendError::Closed));
+        {
+            // The session decides what may still be sent (a close after the end is a no-op).
+            let mut session = self.session();
+            queue(&mut session)?;
+            if self.write_closed.load(Ordering::Acquire) && !session.is_finished() {
+                // A write failed: what was just queued can never go out.
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "an earlier write to the socket failed",
+                )));
+            }
         }
-        queue(&mut self.session())?;
         self.write_all_pending(writer)?;
         self.flush_left_over()
     }

@@ -155,6 +155,7 @@ fn the_std_client_and_server_echo_and_close_cleanly() {
         }))
     );
     assert!(matches!(ws.read(), Err(sockwright_std::Error::Closed)));
+    ws.close(CloseCode::NORMAL, "after the end").unwrap(); // still idempotent
 }
 
 #[test]
