@@ -1,8 +1,8 @@
 //! The messages an application reads and writes through an adapter.
 
 use bytes::Bytes;
-use sockwright::conn;
-use sockwright::frame::CloseFrame;
+use sockwright::conn::{self, Closed};
+use sockwright::frame::{CloseCode, CloseFrame};
 
 /// A WebSocket message as adapters hand it to applications and take it from them.
 ///
@@ -46,6 +46,20 @@ impl From<conn::Message> for Message {
         match message {
             conn::Message::Text(text) => Message::Text(text),
             conn::Message::Binary(data) => Message::Binary(data),
+        }
+    }
+}
+
+/// How a connection ended, as the final message an adapter yields: the peer's code and
+/// reason; `None` when its close frame had no code; 1006 when no close frame came.
+impl From<Closed> for Message {
+    fn from(closed: Closed) -> Self {
+        match closed.code {
+            CloseCode::NO_STATUS => Message::Close(None),
+            code => Message::Close(Some(CloseFrame {
+                code,
+                reason: closed.reason,
+            })),
         }
     }
 }
