@@ -11,6 +11,12 @@ use std::time::Duration;
 
 use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
+mod smol;
+mod tokio;
+
+pub use self::smol::Smol;
+pub use self::tokio::Tokio;
+
 /// One adapter, as the conformance suite sees it.
 pub trait Adapter: Send + Sync {
     /// The adapter's short name (`std`, `mio`, `smol`, `tokio`).
@@ -42,7 +48,7 @@ pub trait TestClient: Send {
 
 /// Every adapter, in a fixed order.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![]
+    vec![Box::new(Smol), Box::new(Tokio)]
 }
 
 /// The adapter called `name`.
