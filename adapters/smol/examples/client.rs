@@ -1,7 +1,7 @@
 //! A client: connects, sends one message, prints what comes back, closes.
 //!
 //! ```sh
-//! cargo run -p sockwright-smol --example client -- ws://127.0.0.1:9001/ hello
+//! cargo run -p sockwright-smol --example smol-client -- ws://127.0.0.1:9001/ hello
 //! ```
 
 use sockwright_smol::{ClientOptions, Error};

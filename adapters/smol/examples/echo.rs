@@ -2,7 +2,7 @@
 //! run as tasks of one async-executor, driven by async-io's `block_on`.
 //!
 //! ```sh
-//! cargo run -p sockwright-smol --example echo -- 127.0.0.1:9001
+//! cargo run -p sockwright-smol --example smol-echo -- 127.0.0.1:9001
 //! ```
 
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! An echo server: every text and binary message comes back with its own type.
 //!
 //! ```sh
-//! cargo run -p sockwright-tokio --example echo -- 127.0.0.1:9001
+//! cargo run -p sockwright-tokio --example tokio-echo -- 127.0.0.1:9001
 //! ```
 
 use sockwright_tokio::ServerOptions;
