@@ -468,3 +468,30 @@ fn a_close_code_and_reason_reach_the_peer() {
     });
     server.join().unwrap();
 }
+
+#[test]
+fn handshake_timeouts_bound_silent_peers_both_ways() {
+    let mut options = ServerOptions::default();
+    options.handshake_timeout = Duration::from_millis(200);
+    let listener = sockwright_smol::bind(local(), options).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _silent = std::net::TcpStream::connect(addr).unwrap();
+    block_on(async {
+        let accepted = timeout(WAIT, listener.accept().await.unwrap().handshake()).await;
+        assert!(
+            matches!(accepted, Some(Err(Error::HandshakeTimeout))),
+            "{accepted:?}"
+        );
+
+        // A server that takes the TCP connection (the kernel does) but never answers.
+        let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut options = ClientOptions::default();
+        options.handshake_timeout = Duration::from_millis(200);
+        let url = format!("ws://{}/", mute.local_addr().unwrap());
+        let connected = timeout(WAIT, sockwright_smol::connect(&url, options)).await;
+        assert!(
+            matches!(connected, Some(Err(Error::HandshakeTimeout))),
+            "{connected:?}"
+        );
+    });
+}

@@ -472,3 +472,30 @@ async fn a_close_code_and_reason_reach_the_peer() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_timeouts_bound_silent_peers_both_ways() {
+    let mut options = ServerOptions::default();
+    options.handshake_timeout = Duration::from_millis(200);
+    let listener = sockwright_tokio::bind("127.0.0.1:0", options)
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _silent = std::net::TcpStream::connect(addr).unwrap();
+    let accepted = timeout(WAIT, listener.accept().await.unwrap().handshake()).await;
+    assert!(
+        matches!(accepted, Ok(Err(Error::HandshakeTimeout))),
+        "{accepted:?}"
+    );
+
+    // A server that takes the TCP connection (the kernel does) but never answers.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut options = ClientOptions::default();
+    options.handshake_timeout = Duration::from_millis(200);
+    let url = format!("ws://{}/", mute.local_addr().unwrap());
+    let connected = timeout(WAIT, sockwright_tokio::connect(&url, options)).await;
+    assert!(
+        matches!(connected, Ok(Err(Error::HandshakeTimeout))),
+        "{connected:?}"
+    );
+}

@@ -12,8 +12,8 @@ use futures_sink::Sink;
 use sockwright::conn::SendError;
 
 use super::stream::WebSocketStream;
-use super::{AsyncTransport, Runtime};
-use crate::{Error, Message};
+use super::{AsyncTimer, AsyncTransport, Runtime};
+use crate::{clock, Error, Message};
 
 /// How many messages may wait for the [`Reader`] in its channel. With the one the channel
 /// reserves for its sender and the one the driver task holds, at most this plus two received
@@ -30,7 +30,9 @@ type Item = Result<Message, Error>;
 /// lags ([`READER_QUEUE`] messages waiting), the task reads no further (the peer feels the
 /// backpressure) and its timers wait; pings and pongs that find the queue full are not
 /// queued (the core has already answered the pings). Dropping the reader discards later
-/// messages; dropping both halves closes the connection normally.
+/// messages; dropping both halves closes the connection normally (the task then ends when
+/// the close handshake does, and at the latest after the connection's close timeout, even
+/// if the peer has stopped reading).
 pub struct Reader {
     events: mpsc::Receiver<Item>,
     /// Tells the driver task, by being dropped, that the reader is gone.
@@ -76,7 +78,7 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
             reader: Some(reader_alive),
             messages: Some(message_rx),
             refusals: refusal_tx,
-            closing: false,
+            closing: None,
         });
         let reader = Reader {
             events,
@@ -104,7 +106,9 @@ struct Driver<T, R: Runtime> {
     /// Refusals of the writer's messages; each answers one message, so at most one or two
     /// are ever queued.
     refusals: mpsc::UnboundedSender<Error>,
-    closing: bool,
+    /// Set once both halves are gone: the connection is being closed, and the task ends
+    /// at the latest when this timer fires.
+    closing: Option<R::Timer>,
 }
 
 impl<T: AsyncTransport, R: Runtime> Driver<T, R> {
@@ -197,11 +201,26 @@ impl<T: AsyncTransport, R: Runtime> Future for Driver<T, R> {
                 }
             }
             progress |= this.poll_writer(cx);
-            if this.reader.is_none() && this.messages.is_none() && !this.closing {
-                this.closing = true;
+            if this.reader.is_none() && this.messages.is_none() && this.closing.is_none() {
+                // No one is left to wait for the close: a peer that stops reading must not
+                // keep the task alive, so it gets the configured close timeout to let the
+                // close through, counted from now, even if writes are stuck.
+                let mut timer = R::timer();
+                let close_timeout = this
+                    .ws
+                    .session()
+                    .connection()
+                    .map(|c| c.config().close_timeout);
+                timer.reset(clock::instant_at(
+                    clock::now() + close_timeout.unwrap_or_default(),
+                ));
+                this.closing = Some(timer);
                 progress = true;
             }
-            if this.closing {
+            if let Some(timer) = &mut this.closing {
+                if timer.poll_fire(cx).is_ready() {
+                    return Poll::Ready(());
+                }
                 // Errors here mean the connection is already over; the stream ends it.
                 let _ = Pin::new(&mut this.ws).poll_close(cx);
             }
