@@ -246,7 +246,9 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
                 return Poll::Ready(Err(e));
             }
             ready!(self.poll_held(cx))?;
-            if self.conn.session.has_outbound_room() {
+            // With nothing queued, waiting cannot make room: the send decides (a message
+            // over the limit is refused as too large).
+            if self.conn.session.has_outbound_room() || self.conn.session.queued_bytes() == 0 {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.poll_write_all(cx))?;
