@@ -1,7 +1,7 @@
 //! The messages an application reads and writes through an adapter.
 
 use bytes::Bytes;
-use sockwright::conn;
+use sockwright::conn::{self, Closed};
 use sockwright::frame::{CloseCode, CloseFrame};
 
 /// A WebSocket message as adapters hand it to applications and take it from them.
@@ -50,17 +50,17 @@ impl From<conn::Message> for Message {
     }
 }
 
-/// How a connection ended, as the final `Close` message an application reads: `None` when the
-/// peer's close frame had no code.
-impl From<conn::Closed> for Message {
-    fn from(closed: conn::Closed) -> Self {
-        if closed.code == CloseCode::NO_STATUS {
-            return Message::Close(None);
+/// How a connection ended, as the final message an adapter yields: the peer's code and
+/// reason; `None` when its close frame had no code; 1006 when no close frame came.
+impl From<Closed> for Message {
+    fn from(closed: Closed) -> Self {
+        match closed.code {
+            CloseCode::NO_STATUS => Message::Close(None),
+            code => Message::Close(Some(CloseFrame {
+                code,
+                reason: closed.reason,
+            })),
         }
-        Message::Close(Some(CloseFrame {
-            code: closed.code,
-            reason: closed.reason,
-        }))
     }
 }
 

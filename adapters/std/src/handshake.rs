@@ -19,7 +19,7 @@ const READ_CHUNK: usize = 16 * 1024;
 ///
 /// A request the core or the [`ServerOptions::hook`] refuses is answered with the HTTP
 /// response the rejection carries and returned as [`Error::Rejected`]; a request the hook
-/// answers itself ([`crate::Route::Respond`]) returns [`Error::Closed`] once answered.
+/// answers itself ([`crate::Route::Respond`]) returns [`Error::Answered`] once answered.
 pub fn accept(
     stream: TcpStream,
     options: impl Into<Arc<ServerOptions>>,
@@ -106,7 +106,7 @@ fn handshake(mut stream: TcpStream, mut session: Session) -> Result<WebSocket, E
         if session.is_finished() {
             // Answered by the request hook, without an upgrade.
             let _ = stream.shutdown(Shutdown::Write);
-            return Err(Error::Closed);
+            return Err(Error::Answered);
         }
         let now = clock::now();
         let wait = match session.poll_timeout() {

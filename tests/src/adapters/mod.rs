@@ -12,8 +12,13 @@ use std::time::Duration;
 use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
 // Named apart from the `std` crate, which this module's paths also use.
+mod smol;
 #[path = "std.rs"]
 mod std_adapter;
+mod tokio;
+
+pub use self::smol::Smol;
+pub use self::tokio::Tokio;
 
 /// One adapter, as the conformance suite sees it.
 pub trait Adapter: Send + Sync {
@@ -46,7 +51,7 @@ pub trait TestClient: Send {
 
 /// Every adapter, in a fixed order.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(std_adapter::Std)]
+    vec![Box::new(std_adapter::Std), Box::new(Smol), Box::new(Tokio)]
 }
 
 /// The adapter called `name`.
