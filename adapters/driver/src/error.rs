@@ -12,7 +12,7 @@ use sockwright::handshake::{ClientHandshakeError, Rejection, UrlError};
 /// The peer's faults: [`Error::Rejected`] (its upgrade request was refused; the response
 /// was sent), [`Error::Handshake`] (the server's reply was refused), [`Error::Protocol`] (a
 /// close frame with the matching code was sent), [`Error::KeepaliveTimeout`],
-/// [`Error::HandshakeTimeout`]. The transport's: [`Error::Io`], [`Error::Tls`]. The
+/// [`Error::HandshakeTimeout`]. The transport's: [`Error::Io`], `Error::Tls` (feature `tls`). The
 /// caller's: [`Error::Send`], [`Error::NotOpen`], [`Error::Closed`], [`Error::Url`],
 /// [`Error::Config`]; and [`Error::Answered`], which is the server's own choice rather than a
 /// failure.

@@ -9,7 +9,7 @@
 //! session only joins the stages, so each adapter (std, mio, smol, tokio) is left with moving
 //! bytes between a socket and a session and arming one timer.
 //!
-//! With the feature `async`, [`asynch`] holds the async driving loop for every runtime
+//! With the feature `async`, `asynch` holds the async driving loop for every runtime
 //! (`Stream`/`Sink` connection, handshakes, split halves), written once over a small runtime
 //! trait that each async adapter implements.
 //!
@@ -31,7 +31,7 @@ pub mod tls;
 
 pub use error::Error;
 pub use message::Message;
-pub use options::{ClientOptions, RequestHook, Route, ServerOptions};
+pub use options::{ClientOptions, RequestHook, Route, ServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use random::random_key;
 pub use session::{Handshake, Session, SessionEvent};
 

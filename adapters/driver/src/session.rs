@@ -88,8 +88,13 @@ enum Phase {
     Ended,
 }
 
-/// A WebSocket connection (server or client, plain or TLS) with no I/O of its own. See the
-/// [module documentation](self) for the drain invariant.
+/// A WebSocket connection (server or client, plain or TLS) with no I/O of its own.
+///
+/// The drain invariant: after any input ([`Session::handle_input`], [`Session::handle_eof`],
+/// [`Session::handle_timeout`]) or command, take every [`Session::poll_event`], write
+/// [`Session::pending_output`] (calling [`Session::advance_output`] with what the socket
+/// took), then re-arm the timer from [`Session::poll_timeout`]. Once
+/// [`Session::is_finished`] holds and the output is empty, close the transport.
 pub struct Session {
     phase: Phase,
     /// Plaintext written before the connection existed (request, response or refusal).
@@ -125,7 +130,7 @@ impl Session {
 
     /// A client session for `url`, to run over a transport already connected to
     /// `url.host():url.port()`. The upgrade request is queued at once; `wss` URLs get a TLS
-    /// layer with [`ClientOptions::tls`] or the system's roots.
+    /// layer with `ClientOptions::tls` or the system's roots.
     pub fn client(
         url: &WsUrl,
         options: Arc<ClientOptions>,
