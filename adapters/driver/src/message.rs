@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 use sockwright::conn;
-use sockwright::frame::CloseFrame;
+use sockwright::conn::Closed;
+use sockwright::frame::{CloseCode, CloseFrame};
 
 /// A WebSocket message as adapters hand it to applications and take it from them.
 ///
@@ -71,5 +72,20 @@ impl From<Vec<u8>> for Message {
 impl From<Bytes> for Message {
     fn from(data: Bytes) -> Self {
         Message::Binary(data)
+    }
+}
+
+impl From<Closed> for Message {
+    /// The final `Close` a reader reports for how the connection ended: `None` when the
+    /// peer's close frame had no code, else the code (1006 when no close frame came) and
+    /// reason.
+    fn from(closed: Closed) -> Self {
+        if closed.code == CloseCode::NO_STATUS {
+            return Message::Close(None);
+        }
+        Message::Close(Some(CloseFrame {
+            code: closed.code,
+            reason: closed.reason,
+        }))
     }
 }
