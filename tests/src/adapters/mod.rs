@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
+pub mod mio;
+
 /// One adapter, as the conformance suite sees it.
 pub trait Adapter: Send + Sync {
     /// The adapter's short name (`std`, `mio`, `smol`, `tokio`).
@@ -42,7 +44,7 @@ pub trait TestClient: Send {
 
 /// Every adapter, in a fixed order.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![]
+    vec![Box::new(mio::Mio)]
 }
 
 /// The adapter called `name`.
