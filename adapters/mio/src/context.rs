@@ -59,7 +59,8 @@ impl<'a> Context<'a> {
     }
 
     /// Opens a client connection to a `ws://` or `wss://` URL on this loop and returns its
-    /// id at once; the handler hears `on_open` or `on_close` for it. A host name is resolved
+    /// id at once; the handler hears `on_open` or `on_close` for it (an error returned here,
+    /// e.g. a bad URL or every address refusing at once, is the only report). A host name is resolved
     /// here, blocking the loop for the lookup: use an IP address, or
     /// [`LoopHandle::connect`] from another thread, where that matters.
     pub fn connect(&mut self, url: &str, options: ClientOptions) -> Result<ConnId, Error> {
@@ -121,7 +122,8 @@ impl<'a> Context<'a> {
     }
 
     /// Stops the loop once this callback returns. Connections still open are dropped (the
-    /// handler hears `on_close` with an `Io` error for each).
+    /// handler hears `on_close` with an `Io` error for each). In a [`Server`](crate::Server)
+    /// this stops only this loop; stopping the first one stops accepting.
     pub fn stop(&mut self) {
         self.reactor.stopping = true;
     }

@@ -112,7 +112,8 @@ impl LoopHandle {
     /// thread, then waits until the loop has started connecting and returns the new id. The
     /// handler hears `on_open` or `on_close` for it. Call [`crate::Context::connect`]
     /// instead on the loop's own thread (this refuses with [`Error::Config`] there rather
-    /// than wait for itself).
+    /// than wait for itself), and [`crate::EventLoop::connect`] before the loop runs: this
+    /// waits for the loop to take the command.
     pub fn connect(&self, url: &str, options: ClientOptions) -> Result<ConnId, Error> {
         self.refuse_on_loop_thread("connect")?;
         let url = WsUrl::parse(url)?;

@@ -55,8 +55,9 @@ impl Server {
         self
     }
 
-    /// Serves on this thread and `n - 1` more until every loop has stopped (see
-    /// [`LoopHandle::stop`]). `factory` makes each loop's handler on that loop's thread.
+    /// Serves on the configured number of threads, blocking the caller until every loop has
+    /// stopped (see [`LoopHandle::stop`]). `factory` makes each loop's handler on that loop's
+    /// thread.
     pub fn run<H, F>(self, factory: F) -> Result<(), Error>
     where
         H: Handler + 'static,
