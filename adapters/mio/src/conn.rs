@@ -224,19 +224,26 @@ fn both() -> Interest {
 
 /// The connections of one loop, by [`ConnId`]: a slot index (the mio token) and the slot's
 /// generation, bumped on every removal so that an old id never names a new connection.
-#[derive(Default)]
-pub(crate) struct Slab {
-    slots: Vec<Slot>,
+pub(crate) struct Slab<T = Conn> {
+    slots: Vec<Slot<T>>,
     free: Vec<u32>,
 }
 
-#[derive(Default)]
-struct Slot {
+struct Slot<T> {
     generation: u32,
-    conn: Option<Conn>,
+    conn: Option<T>,
 }
 
-impl Slab {
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
     /// The id the next [`Slab::insert`] will give (`None` when the slab is full).
     pub(crate) fn vacant_id(&self) -> Option<ConnId> {
         if let Some(&index) = self.free.last() {
@@ -251,26 +258,29 @@ impl Slab {
     }
 
     /// Stores `conn` under [`Slab::vacant_id`].
-    pub(crate) fn insert(&mut self, conn: Conn) -> Option<ConnId> {
+    pub(crate) fn insert(&mut self, conn: T) -> Option<ConnId> {
         let id = self.vacant_id()?;
         if self.free.last() == Some(&id.index) {
             self.free.pop();
         } else {
-            self.slots.push(Slot::default());
+            self.slots.push(Slot {
+                generation: 0,
+                conn: None,
+            });
         }
         let slot = self.slots.get_mut(id.index as usize)?;
         slot.conn = Some(conn);
         Some(id)
     }
 
-    pub(crate) fn get(&self, id: ConnId) -> Option<&Conn> {
+    pub(crate) fn get(&self, id: ConnId) -> Option<&T> {
         let slot = self.slots.get(id.index as usize)?;
         (slot.generation == id.generation)
             .then_some(slot.conn.as_ref())
             .flatten()
     }
 
-    pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+    pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut T> {
         let slot = self.slots.get_mut(id.index as usize)?;
         (slot.generation == id.generation)
             .then_some(slot.conn.as_mut())
@@ -287,7 +297,7 @@ impl Slab {
         })
     }
 
-    pub(crate) fn remove(&mut self, id: ConnId) -> Option<Conn> {
+    pub(crate) fn remove(&mut self, id: ConnId) -> Option<T> {
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -307,5 +317,29 @@ impl Slab {
 
     pub(crate) fn len(&self) -> usize {
         self.slots.len() - self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_slot_does_not_answer_to_the_old_id() {
+        let mut slab = Slab::default();
+        let a = slab.insert("a").unwrap();
+        let b = slab.insert("b").unwrap();
+        assert_eq!(slab.remove(a), Some("a"));
+        assert_eq!(slab.remove(a), None);
+        let c = slab.insert("c").unwrap();
+        assert_eq!(c.index, a.index);
+        assert_ne!(c, a);
+        assert_eq!(slab.get(a), None);
+        assert_eq!(slab.get_mut(a), None);
+        assert_eq!(slab.remove(a), None);
+        assert_eq!((slab.get(b), slab.get(c)), (Some(&"b"), Some(&"c")));
+        assert_eq!(slab.id_at(c.index as usize), Some(c));
+        assert_eq!(slab.ids(), vec![c, b]);
+        assert_eq!(slab.len(), 2);
     }
 }

@@ -503,3 +503,60 @@ fn stopping_a_loop_reports_the_connections_left() {
     assert!(matches!(result, Err(Error::Io(_))), "{result:?}");
     server.join().unwrap();
 }
+
+/// Reads one unmasked server frame: (opcode, payload).
+fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            stream.read_exact(&mut ext).unwrap();
+            u16::from_be_bytes(ext) as usize
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            stream.read_exact(&mut ext).unwrap();
+            u64::from_be_bytes(ext) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).unwrap();
+    (head[0] & 0x0f, payload)
+}
+
+#[test]
+fn an_echo_server_under_backpressure_pauses_its_reader_and_loses_nothing() {
+    let mut options = ServerOptions::default();
+    options.connection.max_outbound_bytes = 64 * 1024;
+    let server = Server::bind("127.0.0.1:0", options)
+        .unwrap()
+        .spawn(Echo::default)
+        .unwrap();
+    let mut reader = raw_upgrade(server.local_addr());
+    let mut writer = reader.try_clone().unwrap();
+    const COUNT: u32 = 3000;
+    // Masked binary frames of 8 KiB (the zero key leaves the payload as is), written without
+    // reading: the server's queue fills, it stops reading, and this writer blocks.
+    let writing = thread::spawn(move || {
+        for i in 0..COUNT {
+            let mut frame = vec![0x82, 0x80 | 126, 0x20, 0x00, 0, 0, 0, 0];
+            let mut payload = vec![(i % 251) as u8; 8192];
+            payload[..4].copy_from_slice(&i.to_be_bytes());
+            frame.extend_from_slice(&payload);
+            writer.write_all(&frame).unwrap();
+        }
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        !writing.is_finished(),
+        "24 MiB went in while nothing was read"
+    );
+    for i in 0..COUNT {
+        let (opcode, payload) = read_frame(&mut reader);
+        assert_eq!((opcode, payload.len()), (2, 8192));
+        assert_eq!(payload[..4], i.to_be_bytes());
+    }
+    writing.join().unwrap();
+}
