@@ -1,11 +1,12 @@
 //! A single client connection with a blocking face, on a private loop thread.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sockwright_driver::sockwright::conn::Closed;
+use sockwright_driver::sockwright::conn::{Closed, SendError};
 use sockwright_driver::sockwright::frame::{CloseCode, CloseFrame};
 use sockwright_driver::{ClientOptions, Error, Handshake, Message};
 
@@ -30,6 +31,7 @@ pub fn connect(url: &str, options: ClientOptions) -> Result<Client, Error> {
         handle,
         id,
         notes,
+        stash: VecDeque::new(),
         handshake: None,
         thread: Some(thread),
         done: false,
@@ -48,29 +50,57 @@ pub fn connect(url: &str, options: ClientOptions) -> Result<Client, Error> {
 }
 
 /// One client connection, used from any thread with blocking calls: [`send`](Client::send)
-/// returns once the message is queued (or refused), [`recv`](Client::recv) waits for the
-/// next message. Dropping it stops its loop (closing the socket without a close handshake:
+/// returns once the message is queued (waiting for room when the outbound queue is full),
+/// [`recv`](Client::recv) waits for the next message. Dropping it stops its loop (closing the socket without a close handshake:
 /// [`close`](Client::close) first, then read until the final `Close`).
 #[derive(Debug)]
 pub struct Client {
     handle: LoopHandle,
     id: ConnId,
     notes: Receiver<Note>,
+    /// Notes that came while `send` waited for room, for `recv`.
+    stash: VecDeque<Note>,
     handshake: Option<Handshake>,
     thread: Option<JoinHandle<()>>,
     done: bool,
 }
 
 impl Client {
-    /// Sends a message of any kind (`Close` starts the close handshake). Fails with the
-    /// session's refusal, e.g. [`Error::Send`] with `OutboundFull` when the server does not
-    /// read fast enough.
-    pub fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.handle.send_and_wait(self.id, message.into())
+    /// Sends a message of any kind (`Close` starts the close handshake). Returns once it is
+    /// queued; when the outbound queue is full (the server does not read fast enough), waits
+    /// until it has drained. Fails with the session's refusal otherwise (e.g.
+    /// [`Error::Send`] once the connection is closing).
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let mut message = message.into();
+        loop {
+            match self.handle.send_and_wait(self.id, message) {
+                Ok(()) => return Ok(()),
+                Err((Error::Send(SendError::OutboundFull { .. }), Some(back))) => {
+                    message = back;
+                    self.wait_writable()?;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits for the loop's word that the queue drained, keeping what arrives meanwhile.
+    fn wait_writable(&mut self) -> Result<(), Error> {
+        loop {
+            match self.notes.recv() {
+                Ok(Note::Writable) => return Ok(()),
+                Ok(note @ Note::Ended(_)) => {
+                    self.stash.push_back(note);
+                    return Err(Error::Send(SendError::Closed));
+                }
+                Ok(note) => self.stash.push_back(note),
+                Err(_) => return Err(Error::Send(SendError::Closed)),
+            }
+        }
     }
 
     /// Starts the close handshake with `code` and `reason`.
-    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let frame = CloseFrame {
             code,
             reason: reason.into(),
@@ -81,25 +111,48 @@ impl Client {
     /// The next message: data, ping or pong, then one final `Close` with the code and
     /// reason the connection ended with (or the error that ended it), then `None`.
     pub fn recv(&mut self) -> Option<Result<Message, Error>> {
-        if self.done {
-            return None;
+        loop {
+            if self.done {
+                return None;
+            }
+            let note = match self.stash.pop_front() {
+                Some(note) => Some(note),
+                None => self.notes.recv().ok(),
+            };
+            if let Some(taken) = self.take(note) {
+                return Some(taken);
+            }
         }
-        let note = self.notes.recv().ok();
-        self.take(note)
     }
 
     /// [`Client::recv`], waiting at most `timeout`: then `Some(Err(Error::Io(TimedOut)))`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Result<Message, Error>> {
-        if self.done {
-            return None;
-        }
-        match self.notes.recv_timeout(timeout) {
-            Ok(note) => self.take(Some(note)),
-            Err(RecvTimeoutError::Timeout) => Some(Err(Error::Io(io::ErrorKind::TimedOut.into()))),
-            Err(RecvTimeoutError::Disconnected) => self.take(None),
+        let end = Instant::now() + timeout;
+        loop {
+            if self.done {
+                return None;
+            }
+            let note = match self.stash.pop_front() {
+                Some(note) => Some(note),
+                None => {
+                    let left = end.saturating_duration_since(Instant::now());
+                    match self.notes.recv_timeout(left) {
+                        Ok(note) => Some(note),
+                        Err(RecvTimeoutError::Timeout) => {
+                            return Some(Err(Error::Io(io::ErrorKind::TimedOut.into())))
+                        }
+                        Err(RecvTimeoutError::Disconnected) => None,
+                    }
+                }
+            };
+            if let Some(taken) = self.take(note) {
+                return Some(taken);
+            }
         }
     }
 
+    /// What a note means to a reader: `None` for one to skip (a stale `Writable`); the end
+    /// of the notes marks the client done.
     fn take(&mut self, note: Option<Note>) -> Option<Result<Message, Error>> {
         match note {
             Some(Note::Message(message)) => Some(Ok(message)),
@@ -107,6 +160,7 @@ impl Client {
                 self.done = true;
                 Some(result.map(Message::from))
             }
+            Some(Note::Writable) => None,
             Some(Note::Opened(_)) | None => {
                 self.done = true;
                 None
@@ -139,6 +193,8 @@ impl Drop for Client {
 enum Note {
     Opened(Handshake),
     Message(Message),
+    /// The queue drained after a refused send.
+    Writable,
     Ended(Result<Closed, Error>),
 }
 
@@ -154,6 +210,10 @@ impl Handler for Forward {
 
     fn on_message(&mut self, _: &mut Context<'_>, _: ConnId, message: Message) {
         let _ = self.tx.send(Note::Message(message));
+    }
+
+    fn on_writable(&mut self, _: &mut Context<'_>, _: ConnId) {
+        let _ = self.tx.send(Note::Writable);
     }
 
     fn on_close(&mut self, ctx: &mut Context<'_>, _: ConnId, result: Result<Closed, Error>) {

@@ -313,10 +313,15 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Tells the sessions whose deadlines have come.
+    /// Tells the sessions whose deadlines have come. Deadlines armed meanwhile wait for the
+    /// next turn, so a session that keeps asking for `now` cannot hold the loop.
     fn fire_timers(&mut self) {
         let now = clock::now();
-        while let Some((at, id)) = self.reactor.timers.pop_due(now) {
+        let mut due = Vec::new();
+        while let Some(entry) = self.reactor.timers.pop_due(now) {
+            due.push(entry);
+        }
+        for (at, id) in due {
             let Some(conn) = self.reactor.conns.get_mut(id) else {
                 continue;
             };
@@ -341,7 +346,7 @@ impl<H: Handler> EventLoop<H> {
                     let result = self.reactor.send_ref(id, &message);
                     match (reply, result) {
                         (Some(reply), result) => {
-                            let _ = reply.send(result);
+                            let _ = reply.send(result.map_err(|e| (e, Some(message))));
                         }
                         (None, Err(e)) => {
                             let mut ctx = Context::new(&mut self.reactor);

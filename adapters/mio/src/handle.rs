@@ -14,14 +14,17 @@ use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
 use crate::handler::ConnId;
 
+/// A send refused by the loop, with the message when the loop could give it back.
+pub(crate) type Refused = (Error, Option<Message>);
+
 /// What other threads ask of a loop.
 pub(crate) enum Command {
-    /// Send `message` to `id`; the verdict goes to `reply`, else a refusal goes to
-    /// [`crate::Handler::on_undelivered`].
+    /// Send `message` to `id`; the verdict goes to `reply` (a refused message with it),
+    /// else a refusal goes to [`crate::Handler::on_undelivered`].
     Send {
         id: ConnId,
         message: Message,
-        reply: Option<Sender<Result<(), Error>>>,
+        reply: Option<Sender<Result<(), Refused>>>,
     },
     /// Start a client connection to one of `addrs` (resolved by the caller).
     Connect {
@@ -97,15 +100,17 @@ impl LoopHandle {
     }
 
     /// Sends and waits for the connection's verdict (not for the bytes to be written).
-    pub(crate) fn send_and_wait(&self, id: ConnId, message: Message) -> Result<(), Error> {
-        self.refuse_on_loop_thread("send_and_wait")?;
+    pub(crate) fn send_and_wait(&self, id: ConnId, message: Message) -> Result<(), Refused> {
+        self.refuse_on_loop_thread("send_and_wait")
+            .map_err(|e| (e, None))?;
         let (reply, verdict) = mpsc::channel();
         self.command(Command::Send {
             id,
             message,
             reply: Some(reply),
-        })?;
-        verdict.recv().unwrap_or_else(|_| Err(stopped()))
+        })
+        .map_err(|e| (e, None))?;
+        verdict.recv().unwrap_or_else(|_| Err((stopped(), None)))
     }
 
     /// Opens a client connection on the loop: resolves the URL's host here, on the calling

@@ -175,3 +175,41 @@ fn a_host_name_is_tried_at_each_of_its_addresses() {
     while client.recv().is_some() {}
     server.join().unwrap();
 }
+
+#[test]
+fn the_blocking_client_waits_for_room_when_the_server_does_not_read() {
+    const COUNT: u32 = 1000;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        for i in 0..COUNT {
+            match ws.read().unwrap() {
+                tungstenite::Message::Binary(data) => assert_eq!(data[..4], i.to_be_bytes()),
+                other => panic!("{other:?}"),
+            }
+        }
+        ws.send("all read".into()).unwrap();
+        while ws.read().is_ok() {}
+    });
+    let mut options = ClientOptions::default();
+    options.connection.max_outbound_bytes = 64 * 1024;
+    let mut client = sockwright_mio::connect(&format!("ws://{addr}/"), options).unwrap();
+    let started = std::time::Instant::now();
+    for i in 0..COUNT {
+        let mut data = vec![0u8; 16 * 1024];
+        data[..4].copy_from_slice(&i.to_be_bytes());
+        client.send(data).unwrap();
+    }
+    // 16 MiB through a 64 KiB queue to a server that slept first: sends had to wait.
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(
+        client.recv().unwrap().unwrap(),
+        Message::Text("all read".into())
+    );
+    client.close(CloseCode::NORMAL, "").unwrap();
+    while client.recv().is_some() {}
+    server.join().unwrap();
+}
