@@ -39,9 +39,9 @@
 //!
 //! # TLS
 //!
-//! With the `tls` feature, [`ServerOptions::tls`] serves `wss` and `wss://` URLs connect
-//! over TLS; the session does the TLS, the loop only moves its bytes. See [`tls`] for the
-//! configurations.
+//! With the `tls` feature, `ServerOptions::tls` serves `wss` and `wss://` URLs connect
+//! over TLS; the session does the TLS, the loop only moves its bytes. The `tls` module
+//! builds the configurations.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
