@@ -13,7 +13,9 @@ use sockwright::handshake::{ClientHandshakeError, Rejection, UrlError};
 /// was sent), [`Error::Handshake`] (the server's reply was refused), [`Error::Protocol`] (a
 /// close frame with the matching code was sent), [`Error::KeepaliveTimeout`],
 /// [`Error::HandshakeTimeout`]. The transport's: [`Error::Io`], [`Error::Tls`]. The
-/// caller's: [`Error::Send`], [`Error::NotOpen`], [`Error::Url`], [`Error::Config`].
+/// caller's: [`Error::Send`], [`Error::NotOpen`], [`Error::Closed`], [`Error::Url`],
+/// [`Error::Config`]; and [`Error::Answered`], which is the server's own choice rather than a
+/// failure.
 /// A session's fatal error is reported once, after every event that came before it.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -38,6 +40,14 @@ pub enum Error {
     Send(SendError),
     /// A command was given before the handshake completed.
     NotOpen,
+    /// The connection is over and its end was already reported (a `Close` message or the
+    /// error that ended it), or the request was answered without an upgrade: nothing more
+    /// will be received.
+    Closed,
+    /// The server's request hook answered the request with a plain HTTP response
+    /// ([`Route::Respond`](crate::Route::Respond)), which was sent: there is no WebSocket
+    /// connection, and nothing went wrong.
+    Answered,
     /// The URL to connect to is not a WebSocket URL.
     Url(UrlError),
     /// The configuration is unusable (e.g. a PEM file without a key); the text says why.
@@ -64,6 +74,10 @@ impl fmt::Display for Error {
             Error::KeepaliveTimeout => f.write_str("the peer did not answer a keepalive ping"),
             Error::Send(e) => write!(f, "send refused: {e}"),
             Error::NotOpen => f.write_str("the connection is not open yet"),
+            Error::Closed => f.write_str("the connection is closed"),
+            Error::Answered => {
+                f.write_str("the request was answered with a plain HTTP response, not upgraded")
+            }
             Error::Url(e) => write!(f, "bad url: {e}"),
             Error::Config(why) => write!(f, "bad configuration: {why}"),
         }

@@ -9,11 +9,17 @@
 //! session only joins the stages, so each adapter (std, mio, smol, tokio) is left with moving
 //! bytes between a socket and a session and arming one timer.
 //!
+//! With the feature `async`, [`asynch`] holds the async driving loop for every runtime
+//! (`Stream`/`Sink` connection, handshakes, split halves), written once over a small runtime
+//! trait that each async adapter implements.
+//!
 //! Application code normally uses an adapter crate, which re-exports what it needs from here.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "async")]
+pub mod asynch;
 pub mod clock;
 mod error;
 mod message;

@@ -1,8 +1,7 @@
 //! The messages an application reads and writes through an adapter.
 
 use bytes::Bytes;
-use sockwright::conn;
-use sockwright::conn::Closed;
+use sockwright::conn::{self, Closed};
 use sockwright::frame::{CloseCode, CloseFrame};
 
 /// A WebSocket message as adapters hand it to applications and take it from them.
@@ -51,6 +50,20 @@ impl From<conn::Message> for Message {
     }
 }
 
+/// How a connection ended, as the final message an adapter yields: the peer's code and
+/// reason; `None` when its close frame had no code; 1006 when no close frame came.
+impl From<Closed> for Message {
+    fn from(closed: Closed) -> Self {
+        match closed.code {
+            CloseCode::NO_STATUS => Message::Close(None),
+            code => Message::Close(Some(CloseFrame {
+                code,
+                reason: closed.reason,
+            })),
+        }
+    }
+}
+
 impl From<String> for Message {
     fn from(text: String) -> Self {
         Message::Text(text)
@@ -72,20 +85,5 @@ impl From<Vec<u8>> for Message {
 impl From<Bytes> for Message {
     fn from(data: Bytes) -> Self {
         Message::Binary(data)
-    }
-}
-
-impl From<Closed> for Message {
-    /// The final `Close` a reader reports for how the connection ended: `None` when the
-    /// peer's close frame had no code, else the code (1006 when no close frame came) and
-    /// reason.
-    fn from(closed: Closed) -> Self {
-        if closed.code == CloseCode::NO_STATUS {
-            return Message::Close(None);
-        }
-        Message::Close(Some(CloseFrame {
-            code: closed.code,
-            reason: closed.reason,
-        }))
     }
 }

@@ -11,7 +11,16 @@ use std::time::Duration;
 
 use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
-pub mod mio;
+mod mio;
+// Named apart from the `std` crate, which this module's paths also use.
+mod smol;
+#[path = "std.rs"]
+mod std_adapter;
+mod tokio;
+
+pub use self::mio::Mio;
+pub use self::smol::Smol;
+pub use self::tokio::Tokio;
 
 /// One adapter, as the conformance suite sees it.
 pub trait Adapter: Send + Sync {
@@ -44,7 +53,12 @@ pub trait TestClient: Send {
 
 /// Every adapter, in a fixed order.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(mio::Mio)]
+    vec![
+        Box::new(std_adapter::Std),
+        Box::new(Mio),
+        Box::new(Smol),
+        Box::new(Tokio),
+    ]
 }
 
 /// The adapter called `name`.
