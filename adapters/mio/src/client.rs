@@ -117,7 +117,10 @@ impl Client {
             }
             let note = match self.stash.pop_front() {
                 Some(note) => Some(note),
-                None => self.notes.recv().ok(),
+                None => {
+                    let _ = self.handle.resume_reading(self.id);
+                    self.notes.recv().ok()
+                }
             };
             if let Some(taken) = self.take(note) {
                 return Some(taken);
@@ -135,6 +138,7 @@ impl Client {
             let note = match self.stash.pop_front() {
                 Some(note) => Some(note),
                 None => {
+                    let _ = self.handle.resume_reading(self.id);
                     let left = end.saturating_duration_since(Instant::now());
                     match self.notes.recv_timeout(left) {
                         Ok(note) => Some(note),
@@ -203,12 +207,18 @@ struct Forward {
     tx: Sender<Note>,
 }
 
+/// It takes one message per [`Client::recv`]: reading pauses after each, and `recv` resumes
+/// it. So what the application sends in answer to a message goes out before the loop looks at
+/// what followed it (a close or a protocol violation right behind a message), as with a
+/// blocking socket.
 impl Handler for Forward {
-    fn on_open(&mut self, _: &mut Context<'_>, _: ConnId, handshake: &Handshake) {
+    fn on_open(&mut self, ctx: &mut Context<'_>, id: ConnId, handshake: &Handshake) {
+        ctx.pause_reading(id);
         let _ = self.tx.send(Note::Opened(handshake.clone()));
     }
 
-    fn on_message(&mut self, _: &mut Context<'_>, _: ConnId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<'_>, id: ConnId, message: Message) {
+        ctx.pause_reading(id);
         let _ = self.tx.send(Note::Message(message));
     }
 

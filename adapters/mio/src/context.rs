@@ -26,6 +26,12 @@ use crate::reactor::Reactor;
 /// the loop then calls [`Handler::on_writable`](crate::Handler::on_writable) once the queue
 /// has been written to the socket. Meanwhile, [`Context::pause_reading`] stops reading from
 /// a peer whose answers cannot be sent (its TCP window then slows it down).
+///
+/// # Flow control
+///
+/// [`Context::pause_reading`] also holds back the connection's decoded messages, so a
+/// handler can take them one at a time (e.g. to hand each to another thread and resume when
+/// it has been answered, as the blocking [`Client`](crate::Client) does).
 pub struct Context<'a> {
     reactor: &'a mut Reactor,
 }
@@ -69,7 +75,12 @@ impl<'a> Context<'a> {
         self.reactor.connect(&url, addrs, Arc::new(options))
     }
 
-    /// Stops reading from `id` until [`Context::resume_reading`]. Timers keep running.
+    /// Stops reading from `id`, and handing its messages to the handler, until
+    /// [`Context::resume_reading`]; messages already read wait in the session (a close or a
+    /// protocol violation that came behind them waits too, so that what the handler sends
+    /// meanwhile still goes out). Timers keep running; once the connection has ended, what
+    /// remains is delivered anyway. Also takes effect inside the current callback: no
+    /// further message of `id` follows it until the resume.
     pub fn pause_reading(&mut self, id: ConnId) {
         self.reactor.set_paused(id, true);
     }

@@ -190,13 +190,19 @@ impl<H: Handler> EventLoop<H> {
         self.settle(id);
     }
 
-    /// Hands the session's events (then a transport error, if any) to the handler.
+    /// Hands the session's events (then a transport error, if any) to the handler. A paused
+    /// connection's events wait in the session, where a close or violation that came behind them
+    /// also waits, so that what the handler sends before resuming goes out first; once the
+    /// connection has ended, what remains is delivered anyway.
     fn deliver_events(&mut self, id: ConnId) {
         loop {
             let reactor = &mut self.reactor;
             let Some(conn) = reactor.conns.get_mut(id) else {
                 return;
             };
+            if conn.paused && !conn.broken && !conn.session.is_finished() {
+                return;
+            }
             let event = match conn.session.poll_event() {
                 Some(event) => event,
                 None => match conn.io_error.take() {
@@ -368,6 +374,7 @@ impl<H: Handler> EventLoop<H> {
                     peer,
                     options,
                 } => self.reactor.adopt(stream, peer, options),
+                Command::Pause { id, paused } => self.reactor.set_paused(id, paused),
                 Command::Stop => self.reactor.stopping = true,
             }
             self.dispatch();

@@ -39,6 +39,8 @@ pub(crate) enum Command {
         peer: SocketAddr,
         options: Arc<ServerOptions>,
     },
+    /// Pause or resume reading from `id`.
+    Pause { id: ConnId, paused: bool },
     /// Stop the loop.
     Stop,
 }
@@ -131,6 +133,16 @@ impl LoopHandle {
             reply,
         })?;
         verdict.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// [`Context::pause_reading`](crate::Context::pause_reading) from another thread.
+    pub fn pause_reading(&self, id: ConnId) -> Result<(), Error> {
+        self.command(Command::Pause { id, paused: true })
+    }
+
+    /// [`Context::resume_reading`](crate::Context::resume_reading) from another thread.
+    pub fn resume_reading(&self, id: ConnId) -> Result<(), Error> {
+        self.command(Command::Pause { id, paused: false })
     }
 
     /// Asks the loop to stop. Connections still open are dropped (the handler hears

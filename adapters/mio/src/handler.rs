@@ -79,7 +79,8 @@ pub trait Handler {
 
     /// An accepted connection from `peer` did not complete its handshake: refused
     /// ([`Error::Rejected`], the HTTP response was sent), timed out, TLS failure, or the
-    /// peer left. For logging; the connection is gone.
+    /// peer left. For logging; the connection is gone. A request the server's hook answered
+    /// itself ([`Route::Respond`](crate::Route::Respond)) is not reported: nothing failed.
     fn on_handshake_failed(&mut self, ctx: &mut Context<'_>, peer: SocketAddr, error: Error) {
         let _ = (ctx, peer, error);
     }

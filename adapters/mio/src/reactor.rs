@@ -281,8 +281,10 @@ impl Reactor {
         let resumed = conn.paused && !paused;
         conn.paused = paused;
         if resumed {
-            // Edge-triggered: bytes that came while paused raise no new event.
+            // Edge-triggered: bytes that came while paused raise no new event. Messages
+            // already decoded are delivered first.
             self.read_again.push(id);
+            self.mark(id);
         }
     }
 

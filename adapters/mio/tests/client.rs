@@ -213,3 +213,58 @@ fn the_blocking_client_waits_for_room_when_the_server_does_not_read() {
     while client.recv().is_some() {}
     server.join().unwrap();
 }
+
+#[test]
+fn the_blocking_client_answers_a_message_before_the_violation_behind_it_closes() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let mut burst = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .into_bytes();
+        // A text message, then a frame with a reserved opcode, in one write.
+        burst.extend_from_slice(&[0x81, 0x01, b'a', 0x83, 0x00]);
+        stream.write_all(&burst).unwrap();
+        // The client's frames: the echo of "a" first, then its 1002 close.
+        let mut frames = Vec::new();
+        for _ in 0..2 {
+            let mut h = [0u8; 6];
+            stream.read_exact(&mut h).unwrap();
+            let mut payload = vec![0u8; (h[1] & 0x7f) as usize];
+            stream.read_exact(&mut payload).unwrap();
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= h[2 + i % 4];
+            }
+            frames.push((h[0] & 0x0f, payload));
+        }
+        frames
+    });
+    let mut client =
+        sockwright_mio::connect(&format!("ws://{addr}/"), ClientOptions::default()).unwrap();
+    assert_eq!(client.recv().unwrap().unwrap(), Message::Text("a".into()));
+    client.send("a").unwrap();
+    assert!(matches!(client.recv(), Some(Err(Error::Protocol(_)))));
+    let frames = server.join().unwrap();
+    assert_eq!(frames[0], (1, b"a".to_vec()));
+    assert_eq!(frames[1].0, 8);
+    assert_eq!(frames[1].1[..2], 1002u16.to_be_bytes());
+}
