@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
+mod mio;
 // Named apart from the `std` crate, which this module's paths also use.
 mod smol;
 #[path = "std.rs"]
 mod std_adapter;
 mod tokio;
 
+pub use self::mio::Mio;
 pub use self::smol::Smol;
 pub use self::tokio::Tokio;
 
@@ -51,7 +53,12 @@ pub trait TestClient: Send {
 
 /// Every adapter, in a fixed order.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(std_adapter::Std), Box::new(Smol), Box::new(Tokio)]
+    vec![
+        Box::new(std_adapter::Std),
+        Box::new(Mio),
+        Box::new(Smol),
+        Box::new(Tokio),
+    ]
 }
 
 /// The adapter called `name`.

@@ -1,0 +1,210 @@
+//! [`LoopHandle`]: reaching a loop from other threads, through a channel and a mio `Waker`.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, ThreadId};
+
+use mio::Waker;
+use sockwright_driver::sockwright::frame::{CloseCode, CloseFrame};
+use sockwright_driver::sockwright::handshake::WsUrl;
+use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
+
+use crate::handler::ConnId;
+
+/// A send refused by the loop, with the message when the loop could give it back.
+pub(crate) type Refused = (Error, Option<Message>);
+
+/// What other threads ask of a loop.
+pub(crate) enum Command {
+    /// Send `message` to `id`; the verdict goes to `reply` (a refused message with it),
+    /// else a refusal goes to [`crate::Handler::on_undelivered`].
+    Send {
+        id: ConnId,
+        message: Message,
+        reply: Option<Sender<Result<(), Refused>>>,
+    },
+    /// Start a client connection to one of `addrs` (resolved by the caller).
+    Connect {
+        url: WsUrl,
+        addrs: Vec<SocketAddr>,
+        options: Arc<ClientOptions>,
+        reply: Sender<Result<ConnId, Error>>,
+    },
+    /// Serve a connection another loop accepted.
+    Adopt {
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        options: Arc<ServerOptions>,
+    },
+    /// Pause or resume reading from `id`.
+    Pause { id: ConnId, paused: bool },
+    /// Stop the loop.
+    Stop,
+}
+
+/// A thread-safe, cloneable handle to an event loop: send to its connections, open client
+/// connections on it, or stop it, from any thread.
+///
+/// Commands are queued and the loop is woken; they run in order on the loop's thread.
+/// [`send`](LoopHandle::send) and [`close`](LoopHandle::close) return once queued: a
+/// refusal by the connection (gone, closing, outbound queue full) is handed back to the
+/// handler's [`on_undelivered`](crate::Handler::on_undelivered). Every method fails with
+/// [`Error::Io`] (`BrokenPipe`) once the loop has stopped.
+#[derive(Clone)]
+pub struct LoopHandle {
+    tx: Sender<Command>,
+    waker: Arc<Waker>,
+    /// The thread running the loop, once it runs.
+    thread: Arc<OnceLock<ThreadId>>,
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("thread", &self.thread.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoopHandle {
+    pub(crate) fn new(tx: Sender<Command>, waker: Waker) -> LoopHandle {
+        LoopHandle {
+            tx,
+            waker: Arc::new(waker),
+            thread: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Records the thread that runs the loop.
+    pub(crate) fn set_loop_thread(&self) {
+        let _ = self.thread.set(thread::current().id());
+    }
+
+    /// Queues `message` for connection `id`.
+    pub fn send(&self, id: ConnId, message: impl Into<Message>) -> Result<(), Error> {
+        self.command(Command::Send {
+            id,
+            message: message.into(),
+            reply: None,
+        })
+    }
+
+    /// Starts the close handshake of connection `id` with `code` and `reason`.
+    pub fn close(&self, id: ConnId, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        self.send(id, Message::Close(Some(frame)))
+    }
+
+    /// Sends and waits for the connection's verdict (not for the bytes to be written).
+    pub(crate) fn send_and_wait(&self, id: ConnId, message: Message) -> Result<(), Refused> {
+        self.refuse_on_loop_thread("send_and_wait")
+            .map_err(|e| (e, None))?;
+        let (reply, verdict) = mpsc::channel();
+        self.command(Command::Send {
+            id,
+            message,
+            reply: Some(reply),
+        })
+        .map_err(|e| (e, None))?;
+        verdict.recv().unwrap_or_else(|_| Err((stopped(), None)))
+    }
+
+    /// Opens a client connection on the loop: resolves the URL's host here, on the calling
+    /// thread, then waits until the loop has started connecting and returns the new id. The
+    /// handler hears `on_open` or `on_close` for it. Call [`crate::Context::connect`]
+    /// instead on the loop's own thread (this refuses with [`Error::Config`] there rather
+    /// than wait for itself), and [`crate::EventLoop::connect`] before the loop runs: this
+    /// waits for the loop to take the command.
+    pub fn connect(&self, url: &str, options: ClientOptions) -> Result<ConnId, Error> {
+        self.refuse_on_loop_thread("connect")?;
+        let url = WsUrl::parse(url)?;
+        let addrs = resolve(&url)?;
+        let (reply, verdict) = mpsc::channel();
+        self.command(Command::Connect {
+            url,
+            addrs,
+            options: Arc::new(options),
+            reply,
+        })?;
+        verdict.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// [`Context::pause_reading`](crate::Context::pause_reading) from another thread.
+    pub fn pause_reading(&self, id: ConnId) -> Result<(), Error> {
+        self.command(Command::Pause { id, paused: true })
+    }
+
+    /// [`Context::resume_reading`](crate::Context::resume_reading) from another thread.
+    pub fn resume_reading(&self, id: ConnId) -> Result<(), Error> {
+        self.command(Command::Pause { id, paused: false })
+    }
+
+    /// Asks the loop to stop. Connections still open are dropped (the handler hears
+    /// `on_close` with an `Io` error for each); close them first for a clean stop.
+    pub fn stop(&self) {
+        let _ = self.command(Command::Stop);
+    }
+
+    /// Hands an accepted connection to this loop; gives it back if the loop is gone.
+    pub(crate) fn adopt(
+        &self,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        options: Arc<ServerOptions>,
+    ) -> Result<(), mio::net::TcpStream> {
+        let command = Command::Adopt {
+            stream,
+            peer,
+            options,
+        };
+        match self.tx.send(command) {
+            Ok(()) => {
+                let _ = self.waker.wake();
+                Ok(())
+            }
+            Err(mpsc::SendError(Command::Adopt { stream, .. })) => Err(stream),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn command(&self, command: Command) -> Result<(), Error> {
+        self.tx.send(command).map_err(|_| stopped())?;
+        self.waker.wake().map_err(Error::Io)
+    }
+
+    fn refuse_on_loop_thread(&self, what: &str) -> Result<(), Error> {
+        if self.thread.get() == Some(&thread::current().id()) {
+            return Err(Error::Config(format!(
+                "LoopHandle::{what} was called on the loop's own thread, where it would wait \
+                 for itself; use the Context there"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The error for a loop that has stopped.
+pub(crate) fn stopped() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the event loop has stopped",
+    ))
+}
+
+/// The addresses of a URL's host (a blocking lookup for names; none for IP literals).
+pub(crate) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, Error> {
+    let addrs: Vec<SocketAddr> = (url.host(), url.port()).to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} has no address", url.host()),
+        )));
+    }
+    Ok(addrs)
+}
