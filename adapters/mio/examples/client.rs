@@ -1,7 +1,7 @@
 //! Connects to a WebSocket URL, sends one message and prints the reply.
 //!
 //! ```sh
-//! cargo run -p sockwright-mio --example client -- ws://127.0.0.1:9001/ "hello"
+//! cargo run -p sockwright-mio --example mio-client -- ws://127.0.0.1:9001/ "hello"
 //! ```
 
 use sockwright_mio::{ClientOptions, CloseCode, Error, Message};

@@ -1,7 +1,7 @@
 //! An echo server: every text or binary message comes back with its own type.
 //!
 //! ```sh
-//! cargo run -p sockwright-mio --example echo -- 127.0.0.1:9001
+//! cargo run -p sockwright-mio --example mio-echo -- 127.0.0.1:9001
 //! ```
 //!
 //! It applies backpressure: an echo that does not fit in the peer's outbound queue is kept,

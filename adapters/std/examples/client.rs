@@ -1,6 +1,6 @@
 //! Connects to a URL, sends one text message and prints the reply.
 //!
-//! `cargo run -p sockwright-std --example client [URL] [MESSAGE]` (default
+//! `cargo run -p sockwright-std --example std-client [URL] [MESSAGE]` (default
 //! `ws://127.0.0.1:9001/` and `hello`). For `wss://` with a private CA, build with the `tls`
 //! feature and set `SOCKWRIGHT_CA` to the CA's PEM file.
 

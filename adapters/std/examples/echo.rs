@@ -1,6 +1,6 @@
 //! An echo server: every text or binary message comes back with its own type.
 //!
-//! `cargo run -p sockwright-std --example echo [ADDR]` (default `127.0.0.1:9001`).
+//! `cargo run -p sockwright-std --example std-echo [ADDR]` (default `127.0.0.1:9001`).
 
 use sockwright_std::{Server, ServerOptions};
 
