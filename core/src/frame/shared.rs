@@ -74,6 +74,20 @@ impl SharedFrame {
     }
 }
 
+impl From<&str> for SharedFrame {
+    /// A text frame.
+    fn from(text: &str) -> Self {
+        Self::text(text)
+    }
+}
+
+impl From<&[u8]> for SharedFrame {
+    /// A binary frame.
+    fn from(data: &[u8]) -> Self {
+        Self::binary(data)
+    }
+}
+
 impl core::fmt::Debug for SharedFrame {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SharedFrame")
