@@ -11,6 +11,9 @@
 //!   validation.
 //! - [`conn`]: the connection state machine: messages, fragmentation, control frames, the close
 //!   handshake, keepalive and close timers.
+//! - [`hub`]: broadcast routing: sessions by user and topic, publish to a topic, a user or
+//!   everyone with the frame encoded once, bounded per-connection queues and an explicit
+//!   slow-consumer policy.
 //!
 //! The crate is `no_std` + `alloc`; the default `std` feature only adds `std::error::Error`
 //! implementations.
@@ -27,3 +30,4 @@ extern crate std;
 pub mod conn;
 pub mod frame;
 pub mod handshake;
+pub mod hub;

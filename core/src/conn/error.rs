@@ -63,6 +63,10 @@ pub enum SendError {
     ControlPayloadTooLong(usize),
     /// A close code that may not be sent (for example 1005, 1006, 1015 or below 1000).
     InvalidCloseCode(u16),
+    /// A [`SharedFrame`](crate::frame::SharedFrame) was given to a client connection. It is
+    /// unmasked, and a client must mask every frame with a fresh key: use `send_text` or
+    /// `send_binary` instead.
+    SharedFrameFromClient,
 }
 
 impl fmt::Display for SendError {
@@ -89,6 +93,9 @@ impl fmt::Display for SendError {
                 write!(f, "control payload of {len} bytes (max 125)")
             }
             Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            Self::SharedFrameFromClient => f.write_str(
+                "a shared (unmasked) frame cannot be sent by a client, which masks every frame",
+            ),
         }
     }
 }

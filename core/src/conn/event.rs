@@ -3,7 +3,7 @@
 use alloc::string::String;
 use bytes::Bytes;
 
-use crate::frame::CloseCode;
+use crate::frame::{CloseCode, SharedFrame};
 
 /// Something that happened on the connection, taken with
 /// [`poll_event`](super::Connection::poll_event).
@@ -35,6 +35,17 @@ impl Message {
         match self {
             Self::Text(text) => text.as_bytes(),
             Self::Binary(data) => data,
+        }
+    }
+}
+
+impl From<&Message> for SharedFrame {
+    /// Encodes the message once, as a server frame of the same type, to send it on many
+    /// connections.
+    fn from(message: &Message) -> Self {
+        match message {
+            Message::Text(text) => Self::text(text),
+            Message::Binary(data) => Self::binary(data),
         }
     }
 }

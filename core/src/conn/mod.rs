@@ -3,7 +3,8 @@
 //! Inputs are [`Connection::handle_read`] (bytes from the transport),
 //! [`Connection::handle_timeout`] (the timer fired), [`Connection::handle_eof`] (the transport
 //! ended) and the commands [`send_text`](Connection::send_text),
-//! [`send_binary`](Connection::send_binary), [`send_ping`](Connection::send_ping),
+//! [`send_binary`](Connection::send_binary), [`send_shared`](Connection::send_shared),
+//! [`send_ping`](Connection::send_ping),
 //! [`send_pong`](Connection::send_pong) and [`close`](Connection::close). Outputs are
 //! [`poll_transmit`](Connection::poll_transmit) (bytes for the transport),
 //! [`poll_event`](Connection::poll_event) and [`poll_timeout`](Connection::poll_timeout).
@@ -50,7 +51,7 @@ pub use config::{Config, Role};
 pub use error::{Error, SendError};
 pub use event::{Closed, Event, Initiator, Message};
 
-use crate::frame::{CloseCode, CloseFrame, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{CloseCode, CloseFrame, OpCode, SharedFrame, MAX_CONTROL_PAYLOAD};
 use outbound::Outbound;
 use reader::{Reader, Received};
 
@@ -268,6 +269,24 @@ impl Connection {
         self.send_data(OpCode::Binary, data)
     }
 
+    /// Queues a message encoded once for many connections, a broadcast, without encoding it
+    /// again. A frame of 1 KiB or more is queued by reference, so every connection it is sent
+    /// on shares the same bytes; a shorter one is copied into this connection's buffer (cheaper
+    /// than keeping track of a reference). It counts against
+    /// [`Config::max_outbound_bytes`] like any message.
+    ///
+    /// Servers only: a client masks every frame with a key of its own, so it returns
+    /// [`SendError::SharedFrameFromClient`].
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), SendError> {
+        if self.role != Role::Server {
+            return Err(SendError::SharedFrameFromClient);
+        }
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        self.outbound.push_shared(frame)
+    }
+
     /// Queues a ping (payload at most 125 bytes). It counts against the outbound limit.
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.check_control_payload(payload)?;
@@ -313,8 +332,11 @@ impl Connection {
         self.outbound.take_into(buf)
     }
 
-    /// The queued bytes, for a driver that writes straight from the connection's buffer; tell
-    /// it how many were written with [`advance_transmit`](Self::advance_transmit).
+    /// The next queued bytes, for a driver that writes straight from the connection's buffer;
+    /// tell it how many were written with [`advance_transmit`](Self::advance_transmit), and
+    /// call again until it is empty. It is every queued byte unless shared frames
+    /// ([`send_shared`](Self::send_shared)) are queued: those are handed out in place, one
+    /// contiguous piece at a time, instead of copied together.
     pub fn pending_transmit(&mut self) -> &[u8] {
         self.outbound.pending()
     }
