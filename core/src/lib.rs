@@ -11,6 +11,9 @@
 //!   validation.
 //! - [`conn`]: the connection state machine: messages, fragmentation, control frames, the close
 //!   handshake, keepalive and close timers.
+//! - [`relay`]: a WebSocket proxy as a pure machine: the upstream request built from the
+//!   client's, the upstream's answer mapped back (or a `502`), then messages and closes
+//!   forwarded between a front (server role) and a back (client role) connection.
 //!
 //! The crate is `no_std` + `alloc`; the default `std` feature only adds `std::error::Error`
 //! implementations.
@@ -27,3 +30,4 @@ extern crate std;
 pub mod conn;
 pub mod frame;
 pub mod handshake;
+pub mod relay;
