@@ -71,6 +71,9 @@ pub struct Trio {
     pub upstream_reads: bool,
     /// Most bytes the relay reads from a wire at once.
     pub read_chunk: usize,
+    /// The relay writes to a wire only while it holds fewer bytes than this (a socket's
+    /// send buffer).
+    pub wire_limit: usize,
     pub client_events: Vec<Event>,
     pub upstream_events: Vec<Event>,
     pub relay_events: Vec<RelayEvent>,
@@ -143,6 +146,7 @@ impl Trio {
             client_reads: true,
             upstream_reads: true,
             read_chunk: usize::MAX,
+            wire_limit: usize::MAX,
             client_events: Vec::new(),
             upstream_events: Vec::new(),
             relay_events,
@@ -171,9 +175,12 @@ impl Trio {
         moved |= !out.is_empty();
         self.u2r.bytes.extend(out);
         self.max_relay_queued = self.max_relay_queued.max(self.relay_queued());
-        let n = self.relay.poll_front_transmit(&mut self.r2c.bytes);
-        let m = self.relay.poll_back_transmit(&mut self.r2u.bytes);
-        moved |= n + m > 0;
+        if self.r2c.bytes.len() < self.wire_limit {
+            moved |= self.relay.poll_front_transmit(&mut self.r2c.bytes) > 0;
+        }
+        if self.r2u.bytes.len() < self.wire_limit {
+            moved |= self.relay.poll_back_transmit(&mut self.r2u.bytes) > 0;
+        }
 
         if self.client_reads && !self.r2c.bytes.is_empty() {
             let bytes = std::mem::take(&mut self.r2c.bytes);
