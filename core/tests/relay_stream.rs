@@ -474,3 +474,44 @@ fn from_connections_checks_roles() {
     encode_frame(&mut expected, true, OpCode::Text, b"hi", Some(MASK));
     assert_eq!(out, expected);
 }
+
+#[test]
+fn keepalive_blames_the_peer_that_stopped_reading_not_the_paused_one() {
+    let mut cfg = RelayConfig::default();
+    cfg.front_conn.ping_interval = Some(Duration::from_secs(10));
+    cfg.back_conn.max_outbound_bytes = 4096;
+    let mut t = Trio::new(cfg);
+    t.wire_limit = 4096;
+    t.read_chunk = 4096;
+    t.upstream_reads = false; // a slow upstream
+    for i in 0..50u8 {
+        t.client.send_binary(&[i; 1000]).unwrap();
+    }
+    t.advance(Duration::from_secs(120));
+    assert!(!t.relay.wants_front_read(), "paused by the upstream");
+    assert_eq!(
+        Trio::closed(&t.client_events),
+        None,
+        "the paused client is not blamed"
+    );
+    t.upstream_reads = true;
+    t.advance(Duration::from_secs(1));
+    assert_eq!(Trio::messages(&t.upstream_events).len(), 50);
+    assert_eq!(Trio::closed(&t.upstream_events), None);
+
+    // Now the client stops reading: the upstream's messages back up, and the client, which
+    // answers no ping, is the one blamed.
+    t.client_reads = false;
+    for i in 0..50u8 {
+        t.upstream.send_binary(&[i; 1000]).unwrap();
+    }
+    t.advance(Duration::from_secs(60));
+    assert_eq!(
+        Trio::closed(&t.upstream_events),
+        Some(closed(
+            Initiator::Remote,
+            1001,
+            "client went silent (keepalive timeout)"
+        ))
+    );
+}

@@ -82,21 +82,29 @@ impl Splice {
         }
     }
 
+    /// A side's timer. An open side that is not being read because the other side's queue
+    /// is full has none: its keepalive would count the relay's own pause as the peer's
+    /// silence. (The other side's keepalive still runs, and blames the peer that is not
+    /// reading.) A closing side's close timer always runs. On resuming, read the side before
+    /// handling a timer that came due meanwhile.
+    fn timer(&self, side: Side) -> Option<Duration> {
+        let leg = self.leg(side);
+        let paused = !self.wants_read(side) && leg.conn.is_open();
+        (!paused).then(|| leg.conn.poll_timeout()).flatten()
+    }
+
     pub(super) fn poll_timeout(&self) -> Option<Duration> {
-        match (
-            self.front.conn.poll_timeout(),
-            self.back.conn.poll_timeout(),
-        ) {
+        match (self.timer(Side::Front), self.timer(Side::Back)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     pub(super) fn handle_timeout(&mut self, now: Duration, events: &mut VecDeque<RelayEvent>) {
-        for leg in [&mut self.front, &mut self.back] {
-            if leg.conn.poll_timeout().is_some_and(|t| t <= now) {
+        for side in [Side::Front, Side::Back] {
+            if self.timer(side).is_some_and(|t| t <= now) {
                 // A failure is seen, and passed on, by `pump` through `Connection::error`.
-                let _ = leg.conn.handle_timeout(now);
+                let _ = self.leg_mut(side).conn.handle_timeout(now);
             }
         }
         self.pump(events);
