@@ -70,7 +70,7 @@
 //! | [`RelayConfig::upstream_timeout`] | 10 s | connect, TLS and handshake of a healthy upstream take milliseconds; a client should not wait longer than a browser's patience |
 //! | [`RelayConfig::max_early_bytes`] | 64 KiB | a client must wait for the `101` before sending frames; this is room for one that pipelines a first message |
 //! | [`RelayConfig::upstream_limits`] | 16 KiB, 64 headers | the same as for requests |
-//! | connection limits | [`Config`](crate::conn::Config) defaults, per side | see `conn` |
+//! | [`RelayConfig::front_conn`], [`RelayConfig::back_conn`] | [`Config`] defaults | each side has its own limits and timers; see [`conn`](crate::conn) |
 
 mod gateway;
 mod machine;
