@@ -121,8 +121,8 @@ impl Splice {
     pub(super) fn pump(&mut self, events: &mut VecDeque<RelayEvent>) {
         pump_one(Side::Front, &mut self.front, &mut self.back, events);
         pump_one(Side::Back, &mut self.back, &mut self.front, events);
-        // The back's end may have closed the front, whose held message (if any) is then
-        // undeliverable; one more front pass accounts for it so `wants_read` is true again.
+        // The back may have ended in its pass: a message held for it is then undeliverable,
+        // and one more front pass counts it and drains the front's remaining events.
         pump_one(Side::Front, &mut self.front, &mut self.back, events);
         if !self.finished && self.front.conn.is_finished() && self.back.conn.is_finished() {
             self.finished = true;
