@@ -14,6 +14,9 @@
 //! - [`hub`]: broadcast routing: sessions by user and topic, publish to a topic, a user or
 //!   everyone with the frame encoded once, bounded per-connection queues and an explicit
 //!   slow-consumer policy.
+//! - [`relay`]: a WebSocket proxy as a pure machine: the upstream request built from the
+//!   client's, the upstream's answer mapped back (or a `502`), then messages and closes
+//!   forwarded between a front (server role) and a back (client role) connection.
 //!
 //! The crate is `no_std` + `alloc`; the default `std` feature only adds `std::error::Error`
 //! implementations.
@@ -31,3 +34,4 @@ pub mod conn;
 pub mod frame;
 pub mod handshake;
 pub mod hub;
+pub mod relay;

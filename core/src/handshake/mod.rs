@@ -45,6 +45,7 @@ pub use client::{
     ResponseParser,
 };
 pub use fields::InvalidHeader;
+pub(crate) use fields::{check_header, is_token, quoted};
 pub use head::{HandshakeLimits, HeaderValues};
 pub use reject::{reason_phrase, Rejection};
 pub use server::{

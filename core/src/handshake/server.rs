@@ -212,6 +212,13 @@ impl Accepted {
         split_target(&self.target).1
     }
 
+    /// The same acceptance with another subprotocol, for a relay that lets its upstream
+    /// choose among what the client offered (the caller checks the client offered it).
+    pub(crate) fn with_subprotocol(mut self, subprotocol: Option<String>) -> Self {
+        self.subprotocol = subprotocol;
+        self
+    }
+
     /// The `101 Switching Protocols` response.
     pub fn response(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(160);
