@@ -95,6 +95,9 @@ impl fmt::Display for End {
             End::Closed(Some(frame)) => {
                 write!(f, "closed {} {:?}", frame.code, frame.reason)
             }
+            End::Failed(Error::Protocol(violation)) => {
+                write!(f, "failed (closed {}): {violation}", violation.close_code())
+            }
             End::Failed(error) => write!(f, "failed: {error}"),
         }
     }

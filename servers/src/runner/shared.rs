@@ -87,6 +87,8 @@ impl Shared {
         self.outbox.unregister(id);
         info!(conn = %id, "{end}");
         self.app.on_close(id, &end);
+        // Only now may a shutdown waiting for this connection go on.
+        self.outbox.release();
     }
 
     /// An accepted connection from `peer` was not upgraded: refused (its HTTP response was
