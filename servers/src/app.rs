@@ -149,7 +149,9 @@ impl<'a> Conn<'a> {
     /// for lack of room: the runner reads no more from this peer until they fit in its
     /// outbound queue (that is the backpressure a peer that sends but does not read feels).
     /// An error means the message will not be sent (the connection is closing or gone, or
-    /// the message is larger than the outbound limit).
+    /// the message is larger than the outbound limit); on tokio and smol replies are handed
+    /// to the connection after the callback returns, so such a refusal is logged there
+    /// instead (debug) and the connection's end is reported by [`App::on_close`].
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         self.reply.reply(message.into())
     }

@@ -63,7 +63,7 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 
     /// Allow WebSocket connections from browser pages of this origin only, e.g.
-    /// https://example.com (repeat for more). Others get 403. Requests without an Origin
+    /// `https://example.com` (repeat for more). Others get 403. Requests without an Origin
     /// header (non-browser clients) are always allowed. Default: every origin.
     #[arg(long = "origin", value_name = "ORIGIN")]
     pub origins: Vec<String>,

@@ -1,6 +1,6 @@
-//! Plain HTTP answers for [`Route::Respond`](sockwright_driver::Route::Respond): a status
+//! Plain HTTP answers for [`Route::Respond`]: a status
 //! page, `/ping`, the test page. Errors (404, 405) are the core's
-//! [`Rejection`](sockwright::handshake::Rejection)s; this builds the successful ones.
+//! [`Rejection`]s; this builds the successful ones.
 
 use sockwright::handshake::{reason_phrase, Rejection, Request};
 use sockwright_driver::Route;
