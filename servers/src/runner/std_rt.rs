@@ -87,6 +87,15 @@ fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc
         Err(e) => return shared.not_upgraded(peer, &e),
     };
     let (mailbox, mut rx) = Mailbox::new(shared.mailbox_limit);
+    let handshake = ws.handshake().clone();
+    let id = shared.opened(peer, &handshake, Arc::new(mailbox));
+    let mut reply = BlockingReply(ws.sender());
+    shared.app.on_open(
+        &mut Conn::new(id, peer, &mut reply, &shared.outbox),
+        &handshake,
+    );
+    // Started after on_open, so that the outbox's messages (queued meanwhile) follow its
+    // replies, as on the other runtimes.
     let writer = ws.sender();
     let spawned = thread::Builder::new()
         .name("sockwright-write".into())
@@ -99,16 +108,10 @@ fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc
             }
         });
     if let Err(e) = spawned {
-        warn!(peer = %peer, "no writer thread for the connection: {e}");
-        return;
+        // As when no thread can be started for a connection: it is dropped.
+        warn!(conn = %id, "no writer thread for the connection: {e}");
+        return shared.closed(id, End::Failed(Error::Io(e)));
     }
-    let handshake = ws.handshake().clone();
-    let id = shared.opened(peer, &handshake, Arc::new(mailbox));
-    let mut reply = BlockingReply(ws.sender());
-    shared.app.on_open(
-        &mut Conn::new(id, peer, &mut reply, &shared.outbox),
-        &handshake,
-    );
     let end = loop {
         match ws.read() {
             Ok(Message::Close(frame)) => break End::Closed(frame),
