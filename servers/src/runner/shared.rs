@@ -102,3 +102,30 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::echo::Echo;
+    use sockwright::handshake::{Parsed, RequestParser};
+
+    fn get(path: &str) -> Request {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        match RequestParser::new(Default::default()).feed(head.as_bytes()) {
+            Ok(Parsed::Complete { head, .. }) => head,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn upgrades_are_refused_with_503_once_shutting_down_and_pages_still_served() {
+        let shared = Shared::new(Arc::new(Echo), &ServerOptions::default());
+        assert!(matches!(shared.route(&get("/ws")), Route::Upgrade(_)));
+        shared.begin_shutdown();
+        match shared.route(&get("/ws")) {
+            Route::Reject(rejection) => assert_eq!(rejection.status(), 503),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(shared.route(&get("/ping")), Route::Respond(_)));
+    }
+}
