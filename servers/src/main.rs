@@ -1,9 +1,7 @@
-//! The `sockwright` binary. The echo, hub and relay servers land with the servers issue.
+//! The `sockwright` binary: `sockwright echo [OPTIONS]`; see `sockwright --help`.
 
-fn main() {
-    eprintln!(
-        "sockwright {}: the servers land with the servers issue",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::exit(2);
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    sockwright_servers::cli::main()
 }

@@ -1,0 +1,353 @@
+//! The `sockwright` command line: one subcommand per server, sharing the listener, runtime,
+//! TLS, origin, limit, keepalive and logging options, and the run-until-signalled loop.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use sockwright::handshake::OriginPolicy;
+use sockwright_driver::ServerOptions;
+use tracing::level_filters::LevelFilter;
+use tracing::{error, info, warn};
+
+use crate::{echo, App, RuntimeKind, Server};
+
+/// WebSocket servers on the sockwright core: echo (hub and relay to come), on any of four
+/// runtimes, with TLS, an origin allow-list, keepalive and graceful shutdown.
+///
+/// Prints `listening on ADDR` on standard output once bound; logs go to standard error.
+/// SIGINT or SIGTERM closes every connection with 1001 and exits 0; a second signal exits at
+/// once.
+#[derive(Debug, Parser)]
+#[command(name = "sockwright", version)]
+pub struct Cli {
+    /// The server to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The servers.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Echo server: every text or binary message comes back with its own type.
+    ///
+    /// WebSocket endpoint at /ws (a plain GET there gets 400 with the reason), `pong` at
+    /// /ping, and a test page at / to connect, send and watch messages from a browser.
+    Echo(ServeArgs),
+}
+
+/// What every server is configured with.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; see the `listening on` line).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
+    pub listen: String,
+
+    /// Which adapter runs the server (all four serve the same way).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
+    pub runtime: RuntimeKind,
+
+    /// PEM certificate chain (leaf first): serve wss/https (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Allow WebSocket connections from browser pages of this origin only, e.g.
+    /// `https://example.com` (repeat for more). Others get 403. Requests without an Origin
+    /// header (non-browser clients) are always allowed. Default: every origin.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    pub origins: Vec<String>,
+
+    /// Largest message (and frame) accepted; a larger one closes the connection with 1009.
+    /// Units: bytes, or KiB, MiB, GiB (K, M, G for short).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
+
+    /// Ping a peer after this long without hearing from it (0 turns keepalive off).
+    /// Units: ms, s, m, h (a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// After a keepalive ping, close the connection (1011) if nothing at all arrives within
+    /// this long. A silent peer is dropped after --ping-interval plus this.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// On SIGINT/SIGTERM, how long connections get to finish their close handshake before
+    /// the process exits anyway.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Log level (to standard error): one line per connection opened, closed or refused at
+    /// info; plain HTTP requests and failed handshakes at debug.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = LogLevel::Info)]
+    pub log: LogLevel,
+}
+
+/// How much is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Failures of the server itself.
+    Error,
+    /// And undelivered messages, failed accepts.
+    Warn,
+    /// And each connection's open, close and refusal, startup and shutdown.
+    Info,
+    /// And plain HTTP requests and failed handshakes.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl From<LogLevel> for LevelFilter {
+    fn from(level: LogLevel) -> LevelFilter {
+        match level {
+            LogLevel::Off => LevelFilter::OFF,
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Trace => LevelFilter::TRACE,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The adapters' server options these arguments ask for.
+    pub fn server_options(&self) -> Result<ServerOptions, String> {
+        let mut options = ServerOptions::default();
+        if !self.origins.is_empty() {
+            options.handshake.origin = OriginPolicy::AllowList(self.origins.clone());
+        }
+        let connection = &mut options.connection;
+        connection.max_message_size = self.max_message_size;
+        connection.max_frame_size = self.max_message_size;
+        // Room for the echo of one largest message while the previous one is written.
+        connection.max_outbound_bytes = connection
+            .max_outbound_bytes
+            .max(self.max_message_size.saturating_mul(2));
+        connection.ping_interval = Some(self.ping_interval).filter(|d| !d.is_zero());
+        connection.pong_timeout = self.idle_timeout;
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            let tls =
+                sockwright_driver::tls::server_config(cert, key).map_err(|e| e.to_string())?;
+            options.tls = Some(tls);
+        }
+        Ok(options)
+    }
+}
+
+/// Parses the command line and runs the server it names until SIGINT or SIGTERM.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Echo(args) => serve(Arc::new(echo::Echo), "echo", echo::WS_PATH, &args),
+    }
+}
+
+/// Runs `app` as configured by `args` until SIGINT or SIGTERM, then shuts down gracefully.
+/// `ws_path` is only for the startup log line.
+pub fn serve(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::from(args.log))
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+    match run(app, name, ws_path, args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            error!("{why}");
+            eprintln!("sockwright: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> Result<(), String> {
+    let options = args.server_options()?;
+    let secure = options.tls.is_some();
+    let addr = resolve(&args.listen)?;
+    // Registered before the server starts: a signal right after `listening on` is graceful.
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
+    let server = Server::start(app, args.runtime, addr, options)
+        .map_err(|e| format!("cannot serve on {addr}: {e}"))?;
+    let addr = server.local_addr();
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "listening on {addr}").and_then(|()| stdout.flush());
+    drop(stdout);
+    let (ws, http) = if secure {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    info!(
+        "{name} server on {ws}://{addr}{ws_path} (runtime {}); test page at {http}://{addr}/",
+        args.runtime.name()
+    );
+    let signal = signals.forever().next().unwrap_or(SIGTERM);
+    info!(
+        "{} received",
+        if signal == SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        }
+    );
+    // A second signal means now.
+    let _ = thread::Builder::new()
+        .name("sockwright-signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                warn!("second signal: exiting without waiting");
+                std::process::exit(130);
+            }
+        });
+    server.shutdown(args.shutdown_timeout);
+    info!("stopped");
+    Ok(())
+}
+
+fn resolve(listen: &str) -> Result<SocketAddr, String> {
+    listen
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve --listen {listen:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--listen {listen:?} has no address"))
+}
+
+/// Parses a size: bytes, or a number with `KiB`, `MiB`, `GiB` (`K`, `M`, `G`), e.g. `64KiB`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 65536, 64KiB or 16MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        other => return Err(format!("unknown size unit {other:?}; use KiB, MiB or GiB")),
+    };
+    let size = number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if size == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(size)
+}
+
+/// Parses a duration: a number with `ms`, `s`, `m` or `h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s, 500ms or 2m"))?;
+    let duration = match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "" | "s" => Some(Duration::from_secs(number)),
+        "m" => number.checked_mul(60).map(Duration::from_secs),
+        "h" => number.checked_mul(3600).map(Duration::from_secs),
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?}; use ms, s, m or h"
+            ))
+        }
+    };
+    duration.ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn options_from_arguments() {
+        let cli = Cli::try_parse_from([
+            "sockwright",
+            "echo",
+            "--origin",
+            "https://a.example",
+            "--origin",
+            "https://b.example",
+            "--max-message-size",
+            "32MiB",
+            "--ping-interval",
+            "0",
+            "--idle-timeout",
+            "7s",
+        ])
+        .unwrap();
+        let Command::Echo(args) = cli.command;
+        assert_eq!(args.runtime, RuntimeKind::Tokio);
+        assert_eq!(args.listen, "127.0.0.1:9001");
+        let options = args.server_options().unwrap();
+        assert_eq!(
+            options.handshake.origin,
+            OriginPolicy::AllowList(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        assert_eq!(options.connection.max_message_size, 32 << 20);
+        assert_eq!(options.connection.max_frame_size, 32 << 20);
+        assert_eq!(options.connection.max_outbound_bytes, 64 << 20);
+        assert_eq!(options.connection.ping_interval, None);
+        assert_eq!(options.connection.pong_timeout, Duration::from_secs(7));
+        assert!(options.tls.is_none());
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let only_cert = Cli::try_parse_from(["sockwright", "echo", "--tls-cert", "c.pem"]);
+        assert!(only_cert.is_err());
+    }
+}

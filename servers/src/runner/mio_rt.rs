@@ -1,0 +1,242 @@
+//! The mio runner (`sockwright-mio`): one event loop per core, the first one accepting, each
+//! with a [`Handler`] that hands its connections' events to the app. The outbox reaches a
+//! connection through its loop's [`LoopHandle`].
+//!
+//! A reply that does not fit in the connection's outbound queue waits in the handler, in
+//! order, and reading from that peer pauses until the loop reports the queue written
+//! (`on_writable`): a peer that does not read stops being read (backpressure).
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::thread;
+
+use sockwright::conn::{Closed, SendError};
+use sockwright_driver::{Error, Handshake, Message, ServerOptions};
+use sockwright_mio::{ConnId as LoopConnId, Context, Handler, LoopHandle, Server, ServerHandle};
+use tracing::debug;
+
+use super::shared::Shared;
+use super::Running;
+use crate::app::{App, Conn, ConnId, End, Reply};
+use crate::outbox::{Peer, Undelivered};
+
+struct MioServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+}
+
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    options: Arc<ServerOptions>,
+) -> io::Result<Box<dyn Running>> {
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let server = Server::bind(addr, (*options).clone())
+        .map_err(io::Error::from)?
+        .threads(threads);
+    let addr = server.local_addr()?;
+    let handle = server
+        .spawn(move || Loop {
+            shared: shared.clone(),
+            conns: HashMap::new(),
+        })
+        .map_err(io::Error::from)?;
+    Ok(Box::new(MioServer { addr, handle }))
+}
+
+/// One loop's handler: its connections, by the loop's ids.
+struct Loop {
+    shared: Arc<Shared>,
+    conns: HashMap<LoopConnId, Local>,
+}
+
+/// What the handler keeps for one connection.
+struct Local {
+    id: ConnId,
+    peer: SocketAddr,
+    /// Replies that found the outbound queue full, in order; reading is paused meanwhile.
+    waiting: VecDeque<Message>,
+}
+
+impl Loop {
+    /// Runs an app callback for connection `lid` with a [`Conn`] that replies through `ctx`.
+    fn callback(
+        &mut self,
+        ctx: &mut Context<'_>,
+        lid: LoopConnId,
+        call: impl FnOnce(&dyn App, &mut Conn<'_>),
+    ) {
+        let Some(local) = self.conns.get_mut(&lid) else {
+            return;
+        };
+        let mut reply = LoopReply {
+            ctx,
+            lid,
+            waiting: &mut local.waiting,
+        };
+        let mut conn = Conn::new(local.id, local.peer, &mut reply, &self.shared.outbox);
+        call(&*self.shared.app, &mut conn);
+    }
+}
+
+impl Handler for Loop {
+    fn on_open(&mut self, ctx: &mut Context<'_>, lid: LoopConnId, handshake: &Handshake) {
+        let peer = ctx
+            .peer_addr(lid)
+            .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        let outbound = Arc::new(LoopPeer {
+            handle: ctx.handle(),
+            lid,
+        });
+        let id = self.shared.opened(peer, handshake, outbound);
+        let waiting = VecDeque::new();
+        self.conns.insert(lid, Local { id, peer, waiting });
+        self.callback(ctx, lid, |app, conn| app.on_open(conn, handshake));
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_>, lid: LoopConnId, message: Message) {
+        // Pings are answered by the core; pongs are for information.
+        if message.is_data() {
+            self.callback(ctx, lid, |app, conn| app.on_message(conn, message));
+        }
+    }
+
+    fn on_close(&mut self, _: &mut Context<'_>, lid: LoopConnId, result: Result<Closed, Error>) {
+        let Some(local) = self.conns.remove(&lid) else {
+            return;
+        };
+        let end = match result {
+            Ok(closed) => match Message::from(closed) {
+                Message::Close(frame) => End::Closed(frame),
+                _ => End::Closed(None),
+            },
+            Err(e) => End::Failed(e),
+        };
+        self.shared.closed(local.id, end);
+    }
+
+    fn on_writable(&mut self, ctx: &mut Context<'_>, lid: LoopConnId) {
+        let Some(local) = self.conns.get_mut(&lid) else {
+            return;
+        };
+        while let Some(message) = local.waiting.pop_front() {
+            match try_send(ctx, lid, message) {
+                Ok(()) => {}
+                Err(Some(message)) => {
+                    // Still no room: wait for the next on_writable.
+                    local.waiting.push_front(message);
+                    return;
+                }
+                Err(None) => {}
+            }
+        }
+        ctx.resume_reading(lid);
+    }
+
+    fn on_undelivered(
+        &mut self,
+        _: &mut Context<'_>,
+        lid: LoopConnId,
+        message: Message,
+        error: Error,
+    ) {
+        let Some(local) = self.conns.get(&lid) else {
+            return; // the connection has ended: its on_close says so
+        };
+        match error {
+            Error::Send(SendError::Closed) | Error::NotOpen => {}
+            error => self.shared.app.on_undelivered(local.id, message, &error),
+        }
+    }
+
+    fn on_handshake_failed(&mut self, _: &mut Context<'_>, peer: SocketAddr, error: Error) {
+        self.shared.not_upgraded(peer, &error);
+    }
+}
+
+/// Sends `message` on `lid` without giving it up: `Err(Some(message))` when the outbound
+/// queue is full, `Err(None)` when it was refused for good (logged).
+fn try_send(
+    ctx: &mut Context<'_>,
+    lid: LoopConnId,
+    message: Message,
+) -> Result<(), Option<Message>> {
+    let sent = match &message {
+        Message::Text(text) => ctx.send_text(lid, text),
+        Message::Binary(data) => ctx.send_binary(lid, data),
+        // Control frames are always taken.
+        _ => ctx.send(lid, message.clone()),
+    };
+    match sent {
+        Ok(()) => Ok(()),
+        Err(Error::Send(SendError::OutboundFull { .. })) => Err(Some(message)),
+        Err(e) => {
+            debug!("reply not sent: {e}");
+            Err(None)
+        }
+    }
+}
+
+/// Replies through the loop's context; a reply that does not fit waits (see the module).
+struct LoopReply<'a, 'c> {
+    ctx: &'a mut Context<'c>,
+    lid: LoopConnId,
+    waiting: &'a mut VecDeque<Message>,
+}
+
+impl Reply for LoopReply<'_, '_> {
+    fn reply(&mut self, message: Message) -> Result<(), Error> {
+        if !self.waiting.is_empty() {
+            self.waiting.push_back(message);
+            return Ok(());
+        }
+        let sent = match &message {
+            Message::Text(text) => self.ctx.send_text(self.lid, text),
+            Message::Binary(data) => self.ctx.send_binary(self.lid, data),
+            _ => return self.ctx.send(self.lid, message),
+        };
+        match sent {
+            Err(Error::Send(SendError::OutboundFull { .. })) => {
+                self.waiting.push_back(message);
+                self.ctx.pause_reading(self.lid);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// The outbox's way to a connection: its loop's handle.
+struct LoopPeer {
+    handle: LoopHandle,
+    lid: LoopConnId,
+}
+
+impl Peer for LoopPeer {
+    fn deliver(&self, message: Message) -> Result<(), Undelivered> {
+        // Fails only once the loop has stopped, which drops its connections: like any
+        // message to a connection that ends first, it is not reported.
+        if let Err(e) = self.handle.send(self.lid, message) {
+            debug!("outbox message not sent: {e}");
+        }
+        Ok(())
+    }
+}
+
+impl Running for MioServer {
+    fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn stop_accepting(&mut self) {
+        // The adapter's first loop keeps its listener until it stops; meanwhile upgrades
+        // are refused with 503 by the shared route.
+    }
+
+    fn finish(self: Box<Self>) {
+        self.handle.stop();
+        let _ = self.handle.join();
+    }
+}

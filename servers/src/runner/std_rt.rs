@@ -1,0 +1,162 @@
+//! The std runner (`sockwright-std`): an accept thread, then for each connection a thread
+//! that runs the handshake and reads, and a writer thread that writes what the outbox
+//! queues for it.
+//!
+//! Replies from the connection's own callbacks are sent from its reading thread with the
+//! adapter's blocking send, so a peer that does not read stops being read (backpressure).
+
+use std::io::{self, ErrorKind};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use sockwright_driver::{Error, Message, ServerOptions};
+use sockwright_std::Sender;
+use tracing::{debug, warn};
+
+use super::shared::Shared;
+use super::{Running, ACCEPT_BACKOFF};
+use crate::app::{Conn, End, Reply};
+use crate::outbox::Mailbox;
+
+/// How long stopping waits to connect to its own listener to wake the accept thread.
+const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
+
+struct StdServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    options: Arc<ServerOptions>,
+) -> io::Result<Box<dyn Running>> {
+    let listener = TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    thread::Builder::new()
+        .name("sockwright-accept".into())
+        .spawn(move || accept_loop(&listener, &shared, &options, &stopping))?;
+    Ok(Box::new(StdServer { addr, stop }))
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    options: &Arc<ServerOptions>,
+    stop: &AtomicBool,
+) {
+    loop {
+        let accepted = listener.accept();
+        if stop.load(Ordering::Acquire) {
+            return; // the listener closes as the thread ends
+        }
+        match accepted {
+            Ok((stream, peer)) => {
+                let (shared, options) = (shared.clone(), options.clone());
+                let spawned = thread::Builder::new()
+                    .name("sockwright-conn".into())
+                    .spawn(move || connection(&shared, stream, peer, options));
+                if let Err(e) = spawned {
+                    warn!(peer = %peer, "no thread for the connection: {e}");
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionAborted
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                warn!("accept failed: {e}");
+                thread::sleep(ACCEPT_BACKOFF);
+            }
+        }
+    }
+}
+
+/// One connection, on its own thread: handshake, then read until it ends.
+fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc<ServerOptions>) {
+    let mut ws = match sockwright_std::accept(stream, options) {
+        Ok(ws) => ws,
+        Err(e) => return shared.not_upgraded(peer, &e),
+    };
+    let (mailbox, mut rx) = Mailbox::new(shared.mailbox_limit);
+    let handshake = ws.handshake().clone();
+    let id = shared.opened(peer, &handshake, Arc::new(mailbox));
+    let mut reply = BlockingReply(ws.sender());
+    shared.app.on_open(
+        &mut Conn::new(id, peer, &mut reply, &shared.outbox),
+        &handshake,
+    );
+    // Started after on_open, so that the outbox's messages (queued meanwhile) follow its
+    // replies, as on the other runtimes.
+    let writer = ws.sender();
+    let spawned = thread::Builder::new()
+        .name("sockwright-write".into())
+        .spawn(move || {
+            // Ends when the connection leaves the outbox (the mailbox is dropped).
+            while let Some(message) = rx.recv_blocking() {
+                if let Err(e) = writer.send(message) {
+                    debug!("outbox message not sent: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // As when no thread can be started for a connection: it is dropped.
+        warn!(conn = %id, "no writer thread for the connection: {e}");
+        return shared.closed(id, End::Failed(Error::Io(e)));
+    }
+    let end = loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => break End::Closed(frame),
+            Ok(message) if message.is_data() => {
+                let mut conn = Conn::new(id, peer, &mut reply, &shared.outbox);
+                shared.app.on_message(&mut conn, message);
+            }
+            Ok(_) => {} // pings (answered by the core) and pongs
+            Err(Error::Closed) => break End::Closed(None),
+            Err(e) => break End::Failed(e),
+        }
+    };
+    shared.closed(id, end);
+}
+
+/// Replies with the adapter's blocking send, on the reading thread.
+struct BlockingReply(Sender);
+
+impl Reply for BlockingReply {
+    fn reply(&mut self, message: Message) -> Result<(), Error> {
+        self.0.send(message)
+    }
+}
+
+impl Running for StdServer {
+    fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn stop_accepting(&mut self) {
+        if self.stop.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Wake the accept thread with a connection of our own; it sees the flag and ends.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, WAKE_TIMEOUT);
+    }
+
+    fn finish(self: Box<Self>) {
+        // Connection threads that are still running end with the process.
+    }
+}
