@@ -98,8 +98,11 @@ fn echo_http_limits_and_shutdown(runtime: &str) {
     assert!(plain.contains("Upgrade header is missing"), "{plain}");
     assert!(get(addr, "/nope").starts_with("HTTP/1.1 404 Not Found\r\n"));
 
-    // Graceful shutdown: connected clients get 1001, the process exits 0.
+    // Graceful shutdown: the port closes while connected clients get 1001, the process
+    // exits 0. A raw client that does not answer its close keeps the server waiting
+    // meanwhile, so that the port is seen closed before the process exits.
     drop(allowed);
+    let mut lingering = raw::upgrade(addr, "/ws");
     server.wait_log("open /ws");
     server.sigterm();
     match read_data(&mut client) {
@@ -109,6 +112,20 @@ fn echo_http_limits_and_shutdown(runtime: &str) {
         }
         other => panic!("expected a 1001 close, got {other:?}"),
     }
+    common::wait_refused(addr);
+    assert!(
+        !server.has_exited(),
+        "the port must close when shutdown begins, not when the process exits"
+    );
+    let close = loop {
+        match raw::read_frame(&mut lingering) {
+            (9, _) => {} // a keepalive ping, unanswered
+            (8, close) => break close,
+            other => panic!("expected a close, got {other:?}"),
+        }
+    };
+    assert_eq!(close.get(..2), Some(&1001u16.to_be_bytes()[..]));
+    drop(lingering);
     loop {
         match client.read() {
             Err(WsError::ConnectionClosed) => break,

@@ -132,6 +132,12 @@ impl<'a> Context<'a> {
         self.reactor.handle.clone()
     }
 
+    /// Closes this loop's listener, if it has one: connecting to its port is refused from
+    /// now on, while the connections already accepted are served on.
+    pub fn stop_accepting(&mut self) {
+        self.reactor.stop_accepting();
+    }
+
     /// Stops the loop once this callback returns. Connections still open are dropped (the
     /// handler hears `on_close` with an `Io` error for each). In a [`Server`](crate::Server)
     /// this stops only this loop; stopping the first one stops accepting.

@@ -375,6 +375,10 @@ impl<H: Handler> EventLoop<H> {
                     options,
                 } => self.reactor.adopt(stream, peer, options),
                 Command::Pause { id, paused } => self.reactor.set_paused(id, paused),
+                Command::StopAccepting { done } => {
+                    self.reactor.stop_accepting();
+                    let _ = done.send(());
+                }
                 Command::Stop => self.reactor.stopping = true,
             }
             self.dispatch();

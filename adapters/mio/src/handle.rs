@@ -41,6 +41,8 @@ pub(crate) enum Command {
     },
     /// Pause or resume reading from `id`.
     Pause { id: ConnId, paused: bool },
+    /// Close the loop's listener; say so on `done` once it is closed.
+    StopAccepting { done: Sender<()> },
     /// Stop the loop.
     Stop,
 }
@@ -143,6 +145,18 @@ impl LoopHandle {
     /// [`Context::resume_reading`](crate::Context::resume_reading) from another thread.
     pub fn resume_reading(&self, id: ConnId) -> Result<(), Error> {
         self.command(Command::Pause { id, paused: false })
+    }
+
+    /// Closes the loop's listener, if it has one, and waits until it is closed: from then on
+    /// connecting to its port is refused, while the connections already accepted are served
+    /// on (connections still waiting in the listen backlog are dropped). Refused with
+    /// [`Error::Config`] on the loop's own thread (use [`crate::Context::stop_accepting`]
+    /// there); fails with [`Error::Io`] once the loop has stopped, which closes it too.
+    pub fn stop_accepting(&self) -> Result<(), Error> {
+        self.refuse_on_loop_thread("stop_accepting")?;
+        let (done, closed) = mpsc::channel();
+        self.command(Command::StopAccepting { done })?;
+        closed.recv().map_err(|_| stopped())
     }
 
     /// Asks the loop to stop. Connections still open are dropped (the handler hears

@@ -99,6 +99,13 @@ impl Reactor {
         Ok(())
     }
 
+    /// Deregisters and closes the listener, if any.
+    pub(crate) fn stop_accepting(&mut self) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
+        }
+    }
+
     /// Accepts every pending connection. Errors other than a connection that went away
     /// before it was accepted (e.g. out of file descriptors) end this round; the listener is
     /// polled again with the next readiness event.

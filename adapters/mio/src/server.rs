@@ -120,6 +120,18 @@ impl ServerHandle {
         &self.loops
     }
 
+    /// Closes the listener and waits until it is closed: from then on connecting to the
+    /// port is refused, while every loop goes on serving the connections it has (e.g. to
+    /// close them cleanly before [`ServerHandle::stop`]). Fails with [`Error::Io`] if the
+    /// accepting loop has already stopped (its listener is then closed too), and with
+    /// [`Error::Config`] on that loop's own thread (use [`crate::Context::stop_accepting`]).
+    pub fn stop_accepting(&self) -> Result<(), Error> {
+        match self.loops.first() {
+            Some(first) => first.stop_accepting(),
+            None => Ok(()),
+        }
+    }
+
     /// Asks every loop to stop.
     pub fn stop(&self) {
         for handle in &self.loops {

@@ -488,6 +488,60 @@ fn several_loops_share_the_connections_in_turn() {
 }
 
 #[test]
+fn after_stop_accepting_the_port_refuses_and_open_connections_are_served() {
+    let server = Server::bind("127.0.0.1:0", ServerOptions::default())
+        .unwrap()
+        .threads(2)
+        .spawn(Echo::default)
+        .unwrap();
+    let addr = server.local_addr();
+    // One connection on each loop.
+    let mut clients = [ws_client(addr, "/"), ws_client(addr, "/")];
+    server.stop_accepting().unwrap();
+    let refused = TcpStream::connect(addr).map(drop).map_err(|e| e.kind());
+    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
+    for (i, ws) in clients.iter_mut().enumerate() {
+        ws.send(TMessage::text(format!("still served {i}")))
+            .unwrap();
+        assert_eq!(read_data(ws), TMessage::text(format!("still served {i}")));
+    }
+    // Again is harmless; once the loops have stopped it says so.
+    server.stop_accepting().unwrap();
+    let first = server.loops()[0].clone();
+    server.stop();
+    server.join().unwrap();
+    assert!(matches!(first.stop_accepting(), Err(Error::Io(_))));
+}
+
+/// A handler that closes its loop's listener when a client asks.
+struct StopsAccepting;
+
+impl Handler for StopsAccepting {
+    fn on_message(&mut self, ctx: &mut Context<'_>, id: ConnId, message: Message) {
+        if message.is_data() {
+            ctx.stop_accepting();
+            let _ = ctx.send(id, message);
+        }
+    }
+}
+
+#[test]
+fn a_handler_can_stop_accepting() {
+    let server = Server::bind("127.0.0.1:0", ServerOptions::default())
+        .unwrap()
+        .spawn(|| StopsAccepting)
+        .unwrap();
+    let addr = server.local_addr();
+    let mut ws = ws_client(addr, "/");
+    ws.send(TMessage::text("stop accepting")).unwrap();
+    assert_eq!(read_data(&mut ws), TMessage::text("stop accepting"));
+    let refused = TcpStream::connect(addr).map(drop).map_err(|e| e.kind());
+    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
+    // The handle finds the listener already closed.
+    server.stop_accepting().unwrap();
+}
+
+#[test]
 fn stopping_a_loop_reports_the_connections_left() {
     let (server, rx) = probe_server(ServerOptions::default(), false);
     let _ws = ws_client(server.local_addr(), "/");

@@ -231,8 +231,10 @@ impl Running for MioServer {
     }
 
     fn stop_accepting(&mut self) {
-        // The adapter's first loop keeps its listener until it stops; meanwhile upgrades
-        // are refused with 503 by the shared route.
+        // Returns once the accepting loop has closed its listener.
+        if let Err(e) = self.handle.stop_accepting() {
+            debug!("stop accepting: {e}");
+        }
     }
 
     fn finish(self: Box<Self>) {

@@ -62,8 +62,9 @@ pub(crate) trait Running: Send {
     /// The address the listener is bound to.
     fn local_addr(&self) -> SocketAddr;
 
-    /// Stops accepting connections, where the runtime can; upgrades are refused with 503
-    /// from shutdown on anyway.
+    /// Stops accepting connections: the listener is closed (at once, or soon after by the
+    /// accepting thread or task), so connecting is refused; upgrades that slip in meanwhile
+    /// are refused with 503.
     fn stop_accepting(&mut self);
 
     /// Stops the runtime; connections still open are dropped.

@@ -98,6 +98,11 @@ impl Sockwright {
         None
     }
 
+    /// Whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_some()
+    }
+
     /// Waits until the log contains `text`.
     pub fn wait_log(&self, text: &str) {
         let deadline = Instant::now() + STEP;
@@ -125,6 +130,21 @@ pub fn tcp(addr: SocketAddr) -> TcpStream {
     stream.set_read_timeout(Some(STEP)).unwrap();
     stream.set_write_timeout(Some(STEP)).unwrap();
     stream
+}
+
+/// Waits (at most [`STEP`]) until connecting to `addr` is refused.
+pub fn wait_refused(addr: SocketAddr) {
+    let deadline = Instant::now() + STEP;
+    loop {
+        match TcpStream::connect_timeout(&addr, STEP) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return,
+            other => assert!(
+                Instant::now() < deadline,
+                "{addr} still accepts connections: {other:?}"
+            ),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A WebSocket client for `url` over `stream`, with an `Origin` header if given.
