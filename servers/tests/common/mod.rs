@@ -1,8 +1,14 @@
 //! Helpers for the binary's tests: start `sockwright` as a child process and read its
 //! `listening on` line, talk to it with tungstenite (plain or over rustls) and with raw
-//! HTTP, and send it SIGTERM.
+//! HTTP, and send it SIGTERM. `peers` finds and runs outside programs (nginx, chromium);
+//! `certs` makes a self-signed certificate at test time; `checks` holds assertions shared
+//! by several test files.
 
 #![allow(dead_code)]
+
+pub mod certs;
+pub mod checks;
+pub mod peers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -30,9 +36,16 @@ impl Sockwright {
     /// Starts `sockwright echo --listen 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on ADDR` line.
     pub fn echo(args: &[&str]) -> Sockwright {
+        let command: Vec<&str> = ["echo"].iter().chain(args).copied().collect();
+        Sockwright::start(&command)
+    }
+
+    /// Starts `sockwright COMMAND... --listen 127.0.0.1:0` (the subcommand first, e.g.
+    /// `["echo", "--runtime", "mio"]`) and waits for its `listening on ADDR` line.
+    pub fn start(command: &[&str]) -> Sockwright {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sockwright"))
-            .args(["echo", "--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(command)
+            .args(["--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
