@@ -1,0 +1,396 @@
+//! The servers behind a real nginx, with the two configurations people copy (README, "Behind
+//! nginx"): `proxy_set_header Connection $connection_upgrade` with the usual `map`, and
+//! `proxy_set_header Connection "upgrade"`. One nginx per configuration proxies to every
+//! backend (each runtime's echo server, on its own port) under a location of its own, over
+//! plain HTTP and with nginx terminating TLS (a certificate made by the test). A capturing
+//! upstream records what nginx actually sends.
+//!
+//! Needs `nginx` (Debian package `nginx`): without it the tests print a notice and pass,
+//! unless `SOCKWRIGHT_REQUIRE_PEERS=1`, which makes them fail.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::certs::SelfSigned;
+use common::checks::{assert_echoes, close_and_get_code_back};
+use common::peers::{self, Killed, TempDir};
+use common::{http, tcp, ws_over, Sockwright, STEP};
+use tungstenite::WebSocket;
+
+/// The two ways of setting the upgrade headers that the servers must work behind.
+#[derive(Clone, Copy, Debug)]
+enum Seed {
+    /// `map $http_upgrade $connection_upgrade { default upgrade; '' close; }` and
+    /// `proxy_set_header Connection $connection_upgrade`.
+    MapConnectionUpgrade,
+    /// `proxy_set_header Connection "upgrade"` on every request.
+    ConnectionUpgrade,
+}
+
+impl Seed {
+    /// What goes in the `http` block before the server.
+    fn http_prelude(self) -> &'static str {
+        match self {
+            Seed::MapConnectionUpgrade => {
+                "map $http_upgrade $connection_upgrade {\n        default upgrade;\n        '' close;\n    }"
+            }
+            Seed::ConnectionUpgrade => "",
+        }
+    }
+
+    /// The `Connection` header nginx is told to send.
+    fn connection(self) -> &'static str {
+        match self {
+            Seed::MapConnectionUpgrade => "$connection_upgrade",
+            Seed::ConnectionUpgrade => "\"upgrade\"",
+        }
+    }
+}
+
+/// A server behind nginx: where nginx puts it, how it is started, what is checked through
+/// the proxy. Another server (hub, relay) is one more entry in [`backends`].
+struct Backend {
+    location: String,
+    command: Vec<String>,
+    check: fn(&Proxied<'_>),
+}
+
+/// Every backend: the echo server on each runtime.
+fn backends() -> Vec<Backend> {
+    ["std", "mio", "smol", "tokio"]
+        .into_iter()
+        .map(|runtime| Backend {
+            location: format!("echo-{runtime}"),
+            command: ["echo", "--runtime", runtime].map(String::from).to_vec(),
+            check: echo_through_nginx,
+        })
+        .collect()
+}
+
+/// The echo server through nginx: echoes (a 1 MiB message too), a close code that comes
+/// back, `/ping`, a plain GET to the WebSocket path, and the same over nginx's TLS.
+fn echo_through_nginx(proxied: &Proxied<'_>) {
+    let mut ws = proxied.ws("/ws");
+    assert_echoes(&mut ws, "through nginx", 1 << 20);
+    close_and_get_code_back(&mut ws, 4000, "done");
+
+    let pong = proxied.get("/ping");
+    assert!(pong.starts_with("HTTP/1.1 200 OK\r\n"), "{pong}");
+    assert!(pong.ends_with("\r\n\r\npong\n"), "{pong}");
+
+    let plain = proxied.get("/ws");
+    assert!(plain.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{plain}");
+    assert!(plain.contains("Upgrade header is missing"), "{plain}");
+
+    let mut wss = proxied.wss("/ws");
+    assert_echoes(&mut wss, "through nginx over TLS", 100_000);
+    close_and_get_code_back(&mut wss, 1000, "");
+}
+
+/// One backend as seen through nginx.
+struct Proxied<'a> {
+    nginx: &'a Nginx,
+    location: &'a str,
+    cert: &'a SelfSigned,
+}
+
+impl Proxied<'_> {
+    /// A WebSocket client for `path` of the backend, through nginx's plain port.
+    fn ws(&self, path: &str) -> WebSocket<TcpStream> {
+        let url = format!("ws://{}/{}{path}", self.nginx.addr, self.location);
+        ws_over(tcp(self.nginx.addr), &url, None)
+            .unwrap_or_else(|e| panic!("{url}: {e}\n{}", self.nginx.log()))
+    }
+
+    /// A WebSocket client for `path` of the backend, through nginx's TLS port.
+    fn wss(&self, path: &str) -> WebSocket<impl Read + Write> {
+        let url = format!(
+            "wss://localhost:{}/{}{path}",
+            self.nginx.tls_addr.port(),
+            self.location
+        );
+        ws_over(self.cert.client(self.nginx.tls_addr), &url, None)
+            .unwrap_or_else(|e| panic!("{url}: {e}\n{}", self.nginx.log()))
+    }
+
+    /// The whole response to a plain `GET path` of the backend through nginx.
+    fn get(&self, path: &str) -> String {
+        get(self.nginx.addr, &format!("/{}{path}", self.location))
+    }
+}
+
+/// `GET path` asking nginx to close the connection after the response (so that reading to
+/// the end does not wait for its keepalive timeout).
+fn get(addr: SocketAddr, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    http(tcp(addr), &request)
+}
+
+/// Starts every backend and one nginx in front of them configured with `seed`, checks
+/// what nginx sends upstream, then checks each backend through it.
+fn behind_nginx(seed: Seed) {
+    let Some(nginx) = peers::find("nginx", "nginx", "servers behind nginx") else {
+        return;
+    };
+    let backends = backends();
+    let servers: Vec<Sockwright> = backends
+        .iter()
+        .map(|backend| {
+            let command: Vec<&str> = backend.command.iter().map(String::as_str).collect();
+            Sockwright::start(&command)
+        })
+        .collect();
+    let capture = Capture::start();
+    let mut locations: Vec<(&str, SocketAddr)> = backends
+        .iter()
+        .zip(&servers)
+        .map(|(backend, server)| (backend.location.as_str(), server.addr))
+        .collect();
+    locations.push(("capture", capture.addr));
+    let cert = SelfSigned::new();
+    let nginx = Nginx::start(&nginx, seed, &locations, &cert);
+
+    what_nginx_sends_upstream(seed, &nginx, &capture);
+    for (backend, server) in backends.iter().zip(&servers) {
+        let proxied = Proxied {
+            nginx: &nginx,
+            location: &backend.location,
+            cert: &cert,
+        };
+        (backend.check)(&proxied);
+        assert!(
+            server.log().contains("closed 4000"),
+            "{}: {}",
+            backend.location,
+            server.log()
+        );
+    }
+}
+
+/// The upgrade headers nginx forwards with `seed`, for an upgrade and for a plain GET.
+/// nginx removes the quotes of `"upgrade"` when it reads its configuration, so both seeds
+/// send `Connection: upgrade` with an upgrade; they differ for plain requests.
+fn what_nginx_sends_upstream(seed: Seed, nginx: &Nginx, capture: &Capture) {
+    let url = format!("ws://{}/capture/ws", nginx.addr);
+    let refused = ws_over(tcp(nginx.addr), &url, None).map(drop);
+    assert!(refused.is_err(), "the capture answers 400");
+    let upgrade = capture.next_head();
+    assert!(upgrade.contains("\r\nUpgrade: websocket\r\n"), "{upgrade}");
+    assert!(upgrade.contains("\r\nConnection: upgrade\r\n"), "{upgrade}");
+
+    get(nginx.addr, "/capture/ws");
+    let plain = capture.next_head();
+    assert!(!plain.contains("\r\nUpgrade:"), "{plain}");
+    let connection = match seed {
+        Seed::MapConnectionUpgrade => "\r\nConnection: close\r\n",
+        Seed::ConnectionUpgrade => "\r\nConnection: upgrade\r\n",
+    };
+    assert!(plain.contains(connection), "{seed:?}: {plain}");
+}
+
+/// An nginx process with its configuration and logs in a temporary directory, listening
+/// on a plain and a TLS port of 127.0.0.1; killed (by its id) when dropped.
+struct Nginx {
+    addr: SocketAddr,
+    tls_addr: SocketAddr,
+    process: Killed,
+    dir: TempDir,
+}
+
+impl Nginx {
+    /// Starts `binary` proxying `/LOCATION/...` to `http://ADDR/...` for each location,
+    /// with the upgrade headers of `seed`, and waits until it accepts. The ports are picked
+    /// free just before; if another process takes one meanwhile, it tries again.
+    fn start(
+        binary: &Path,
+        seed: Seed,
+        locations: &[(&str, SocketAddr)],
+        cert: &SelfSigned,
+    ) -> Nginx {
+        let mut attempt = 1;
+        loop {
+            let dir = TempDir::new("nginx");
+            let addr = SocketAddr::from(([127, 0, 0, 1], peers::free_port()));
+            let tls_addr = SocketAddr::from(([127, 0, 0, 1], peers::free_port()));
+            let config = config(&dir, seed, (addr, tls_addr), locations, cert);
+            fs::write(dir.join("nginx.conf"), config).expect("write nginx.conf");
+            let stderr = fs::File::create(dir.join("stderr.log")).expect("stderr.log");
+            let child = Command::new(binary)
+                .arg("-p")
+                .arg(dir.path())
+                .args(["-c", &dir.join("nginx.conf")])
+                .args(["-e", &dir.join("error.log")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("start nginx");
+            let mut nginx = Nginx {
+                addr,
+                tls_addr,
+                process: Killed(child),
+                dir,
+            };
+            match nginx.wait_accepting() {
+                Ok(()) => return nginx,
+                // Another process took a port: `nginx` is dropped (killed), try again.
+                Err(log) if log.contains("Address already in use") && attempt < 5 => {
+                    attempt += 1;
+                }
+                Err(log) => panic!("nginx did not start:\n{log}"),
+            }
+        }
+    }
+
+    /// Waits until both ports accept; the logs if nginx exits first.
+    fn wait_accepting(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STEP;
+        loop {
+            if self.process.0.try_wait().ok().flatten().is_some() {
+                return Err(self.log());
+            }
+            let ready = [self.addr, self.tls_addr]
+                .iter()
+                .all(|addr| TcpStream::connect_timeout(addr, STEP).is_ok());
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "nginx does not accept after {STEP:?}\n{}",
+                    self.log()
+                ));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// nginx's standard error and error log.
+    fn log(&self) -> String {
+        let read = |name: &str| fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("error.log"))
+    }
+}
+
+/// nginx's configuration: everything it writes stays in `dir`; one server on the plain and
+/// the TLS address, one location per backend with the upgrade headers of `seed`.
+fn config(
+    dir: &TempDir,
+    seed: Seed,
+    (addr, tls_addr): (SocketAddr, SocketAddr),
+    locations: &[(&str, SocketAddr)],
+    cert: &SelfSigned,
+) -> String {
+    let connection = seed.connection();
+    let locations: String = locations
+        .iter()
+        .map(|(location, upstream)| {
+            format!(
+                "
+        location /{location}/ {{
+            proxy_pass http://{upstream}/;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection {connection};
+            proxy_set_header Host $host;
+        }}
+"
+            )
+        })
+        .collect();
+    format!(
+        "# Written by servers/tests/nginx.rs ({seed:?}).
+daemon off;
+# One process, which keeps the user that started it (workers of a root master would switch
+# to another user, who could not read this directory) and dies whole when it is killed.
+master_process off;
+pid {pid};
+error_log {error_log} notice;
+events {{
+    worker_connections 64;
+}}
+http {{
+    access_log {access_log};
+    client_body_temp_path {temp}/client_body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    {prelude}
+    server {{
+        listen {addr};
+        listen {tls_addr} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+{locations}    }}
+}}
+",
+        pid = dir.join("nginx.pid"),
+        error_log = dir.join("error.log"),
+        access_log = dir.join("access.log"),
+        temp = dir.path().display(),
+        prelude = seed.http_prelude(),
+        cert = cert.cert,
+        key = cert.key,
+    )
+}
+
+/// An upstream that records the request heads nginx sends it and answers each with 400.
+struct Capture {
+    addr: SocketAddr,
+    heads: Receiver<String>,
+}
+
+impl Capture {
+    fn start() -> Capture {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the capture");
+        let addr = listener.local_addr().expect("the capture's address");
+        let (tx, heads) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(STEP));
+                let mut head = Vec::new();
+                let mut byte = [0; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read_exact(&mut byte).is_ok() {
+                    head.push(byte[0]);
+                }
+                let answer =
+                    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                let _ = stream.write_all(answer.as_bytes());
+                if tx
+                    .send(String::from_utf8_lossy(&head).into_owned())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Capture { addr, heads }
+    }
+
+    /// The next request head nginx sent.
+    fn next_head(&self) -> String {
+        self.heads
+            .recv_timeout(STEP)
+            .expect("nginx forwards the request to the capture")
+    }
+}
+
+#[test]
+fn behind_nginx_with_map_connection_upgrade() {
+    behind_nginx(Seed::MapConnectionUpgrade);
+}
+
+#[test]
+fn behind_nginx_with_connection_upgrade() {
+    behind_nginx(Seed::ConnectionUpgrade);
+}
