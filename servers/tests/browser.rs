@@ -67,10 +67,10 @@ fn the_test_page_echoes_in_headless_chromium() {
         );
         let screenshot = peers::artifact(&format!("browser-{runtime}.png"));
         tab.screenshot(&screenshot);
-        eprintln!(
+        peers::notice(&format!(
             "screenshot of the page on {runtime}: {}",
             screenshot.display()
-        );
+        ));
         tab.eval("document.getElementById('disconnect').click()");
         tab.wait_for(
             "the close in the page's log",

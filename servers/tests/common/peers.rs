@@ -4,6 +4,7 @@
 
 use std::env;
 use std::fs;
+use std::io::{self, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -31,9 +32,17 @@ pub fn find(program: &str, package: &str, test: &str) -> Option<PathBuf> {
         if env::var(REQUIRE_PEERS).as_deref() == Ok("1") {
             panic!("{why}; {REQUIRE_PEERS}=1 requires it");
         }
-        eprintln!("SKIPPED {why}; set {REQUIRE_PEERS}=1 to make this a failure");
+        notice(&format!(
+            "SKIPPED {why}; set {REQUIRE_PEERS}=1 to make this a failure"
+        ));
     }
     found
+}
+
+/// Prints `text` on standard error even when the test passes (straight to the stream, past
+/// the test harness's capture of `eprintln!`): skips and artifacts are news.
+pub fn notice(text: &str) {
+    let _ = writeln!(io::stderr(), "{text}");
 }
 
 /// A directory of its own under the system's temporary directory, removed when dropped.
