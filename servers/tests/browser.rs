@@ -106,6 +106,8 @@ impl Browser {
                 "--disable-sync",
                 // Only loopback traffic, whatever proxy the environment names.
                 "--no-proxy-server",
+                // Containers often have a small /dev/shm; /tmp does as well.
+                "--disable-dev-shm-usage",
                 "--remote-debugging-port=0",
                 "--window-size=900,760",
             ])

@@ -11,7 +11,7 @@
 mod common;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,7 +23,7 @@ use common::certs::SelfSigned;
 use common::checks::{assert_echoes, close_and_get_code_back};
 use common::peers::{self, Killed, TempDir};
 use common::{http, tcp, ws_over, Sockwright, STEP};
-use tungstenite::WebSocket;
+use tungstenite::{Error as WsError, Message, WebSocket};
 
 /// The two ways of setting the upgrade headers that the servers must work behind.
 #[derive(Clone, Copy, Debug)]
@@ -60,19 +60,42 @@ impl Seed {
 struct Backend {
     location: String,
     command: Vec<String>,
+    /// More directives for its `location` block.
+    directives: &'static str,
     check: fn(&Proxied<'_>),
 }
 
-/// Every backend: the echo server on each runtime.
+/// nginx's idle timeout for the keepalive backends: short, so that the test need not wait
+/// the default minute.
+const SHORT_READ_TIMEOUT: &str = "proxy_read_timeout 1s;";
+
+/// Every backend: the echo server on each runtime; and twice more on the default runtime
+/// behind a short `proxy_read_timeout`, with keepalive pings more frequent than it, and
+/// without them.
 fn backends() -> Vec<Backend> {
-    ["std", "mio", "smol", "tokio"]
+    let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+    let mut backends: Vec<Backend> = ["std", "mio", "smol", "tokio"]
         .into_iter()
         .map(|runtime| Backend {
             location: format!("echo-{runtime}"),
-            command: ["echo", "--runtime", runtime].map(String::from).to_vec(),
+            command: words(&format!("echo --runtime {runtime}")),
+            directives: "",
             check: echo_through_nginx,
         })
-        .collect()
+        .collect();
+    backends.push(Backend {
+        location: "keepalive".into(),
+        command: words("echo --ping-interval 300ms"),
+        directives: SHORT_READ_TIMEOUT,
+        check: idle_but_pinged_stays_open,
+    });
+    backends.push(Backend {
+        location: "no-keepalive".into(),
+        command: words("echo --ping-interval 0"),
+        directives: SHORT_READ_TIMEOUT,
+        check: idle_is_closed_by_nginx,
+    });
+    backends
 }
 
 /// The echo server through nginx: echoes (a 1 MiB message too), a close code that comes
@@ -93,10 +116,47 @@ fn echo_through_nginx(proxied: &Proxied<'_>) {
     let mut wss = proxied.wss("/ws");
     assert_echoes(&mut wss, "through nginx over TLS", 100_000);
     close_and_get_code_back(&mut wss, 1000, "");
+    proxied.server.wait_log("closed 4000");
+}
+
+/// A connection with no messages for longer than nginx's `proxy_read_timeout` stays open
+/// when the server's keepalive pings (and the client's pongs) cross nginx meanwhile.
+fn idle_but_pinged_stays_open(proxied: &Proxied<'_>) {
+    let mut ws = proxied.ws("/ws");
+    let idle = Instant::now();
+    let mut pings = 0;
+    while idle.elapsed() < Duration::from_millis(2500) {
+        match ws.read() {
+            Ok(Message::Ping(_)) => {
+                pings += 1;
+                ws.flush().expect("send the pong"); // tungstenite queued it
+            }
+            other => panic!("expected keepalive pings, got {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "{pings} ping(s)");
+    assert_echoes(&mut ws, "still open", 10);
+    close_and_get_code_back(&mut ws, 1000, "");
+}
+
+/// Without keepalive, nginx ends a connection silent for `proxy_read_timeout`.
+fn idle_is_closed_by_nginx(proxied: &Proxied<'_>) {
+    let mut ws = proxied.ws("/ws");
+    assert_echoes(&mut ws, "before the silence", 10);
+    match ws.read() {
+        Err(WsError::Io(e))
+            if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut =>
+        {
+            panic!("nginx kept a silent connection open for {STEP:?}")
+        }
+        Err(_) => {}
+        Ok(message) => panic!("expected nginx to end the connection, got {message:?}"),
+    }
 }
 
 /// One backend as seen through nginx.
 struct Proxied<'a> {
+    server: &'a Sockwright,
     nginx: &'a Nginx,
     location: &'a str,
     cert: &'a SelfSigned,
@@ -149,29 +209,32 @@ fn behind_nginx(seed: Seed) {
         })
         .collect();
     let capture = Capture::start();
-    let mut locations: Vec<(&str, SocketAddr)> = backends
+    let mut locations: Vec<Location> = backends
         .iter()
         .zip(&servers)
-        .map(|(backend, server)| (backend.location.as_str(), server.addr))
+        .map(|(backend, server)| Location {
+            name: &backend.location,
+            upstream: server.addr,
+            directives: backend.directives,
+        })
         .collect();
-    locations.push(("capture", capture.addr));
+    locations.push(Location {
+        name: "capture",
+        upstream: capture.addr,
+        directives: "",
+    });
     let cert = SelfSigned::new();
     let nginx = Nginx::start(&nginx, seed, &locations, &cert);
 
     what_nginx_sends_upstream(seed, &nginx, &capture);
     for (backend, server) in backends.iter().zip(&servers) {
         let proxied = Proxied {
+            server,
             nginx: &nginx,
             location: &backend.location,
             cert: &cert,
         };
         (backend.check)(&proxied);
-        assert!(
-            server.log().contains("closed 4000"),
-            "{}: {}",
-            backend.location,
-            server.log()
-        );
     }
 }
 
@@ -196,6 +259,13 @@ fn what_nginx_sends_upstream(seed: Seed, nginx: &Nginx, capture: &Capture) {
     assert!(plain.contains(connection), "{seed:?}: {plain}");
 }
 
+/// A `location /NAME/` block proxying to `http://UPSTREAM/`.
+struct Location<'a> {
+    name: &'a str,
+    upstream: SocketAddr,
+    directives: &'a str,
+}
+
 /// An nginx process with its configuration and logs in a temporary directory, listening
 /// on a plain and a TLS port of 127.0.0.1; killed (by its id) when dropped.
 struct Nginx {
@@ -209,12 +279,7 @@ impl Nginx {
     /// Starts `binary` proxying `/LOCATION/...` to `http://ADDR/...` for each location,
     /// with the upgrade headers of `seed`, and waits until it accepts. The ports are picked
     /// free just before; if another process takes one meanwhile, it tries again.
-    fn start(
-        binary: &Path,
-        seed: Seed,
-        locations: &[(&str, SocketAddr)],
-        cert: &SelfSigned,
-    ) -> Nginx {
+    fn start(binary: &Path, seed: Seed, locations: &[Location<'_>], cert: &SelfSigned) -> Nginx {
         let mut attempt = 1;
         loop {
             let dir = TempDir::new("nginx");
@@ -286,21 +351,27 @@ fn config(
     dir: &TempDir,
     seed: Seed,
     (addr, tls_addr): (SocketAddr, SocketAddr),
-    locations: &[(&str, SocketAddr)],
+    locations: &[Location<'_>],
     cert: &SelfSigned,
 ) -> String {
     let connection = seed.connection();
     let locations: String = locations
         .iter()
-        .map(|(location, upstream)| {
+        .map(|location| {
+            let Location {
+                name,
+                upstream,
+                directives,
+            } = location;
             format!(
                 "
-        location /{location}/ {{
+        location /{name}/ {{
             proxy_pass http://{upstream}/;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection {connection};
             proxy_set_header Host $host;
+            {directives}
         }}
 "
             )
