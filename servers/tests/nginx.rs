@@ -315,22 +315,23 @@ impl Nginx {
         }
     }
 
-    /// Waits until both ports accept; the logs if nginx exits first.
+    /// Waits until nginx has bound its ports, which it has once it writes its pid file (a
+    /// connection that succeeds could be to another process that took a port meanwhile);
+    /// the logs if nginx exits first.
     fn wait_accepting(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STEP;
+        let pid = self.process.0.id().to_string();
         loop {
             if self.process.0.try_wait().ok().flatten().is_some() {
                 return Err(self.log());
             }
-            let ready = [self.addr, self.tls_addr]
-                .iter()
-                .all(|addr| TcpStream::connect_timeout(addr, STEP).is_ok());
-            if ready {
+            let written = fs::read_to_string(self.dir.join("nginx.pid")).unwrap_or_default();
+            if written.trim() == pid {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "nginx does not accept after {STEP:?}\n{}",
+                    "nginx did not start within {STEP:?}\n{}",
                     self.log()
                 ));
             }
