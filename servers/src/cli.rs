@@ -83,6 +83,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
+    /// How long a client may take to complete the upgrade (TLS included) after it connects;
+    /// one that has not finished by then (e.g. a slowloris client trickling its request) is
+    /// dropped.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub handshake_timeout: Duration,
+
     /// On SIGINT/SIGTERM, how long connections get to finish their close handshake before
     /// the process exits anyway.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
@@ -140,6 +146,7 @@ impl ServeArgs {
             .max(self.max_message_size.saturating_mul(2));
         connection.ping_interval = Some(self.ping_interval).filter(|d| !d.is_zero());
         connection.pong_timeout = self.idle_timeout;
+        options.handshake_timeout = self.handshake_timeout;
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             let tls =
                 sockwright_driver::tls::server_config(cert, key).map_err(|e| e.to_string())?;
@@ -279,6 +286,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     duration.ok_or_else(|| format!("{text:?} is too long"))
 }
 
+/// Parses a duration that must not be zero (a zero timeout would drop every client).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("the timeout must be longer than 0".into());
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +343,8 @@ mod tests {
             "0",
             "--idle-timeout",
             "7s",
+            "--handshake-timeout",
+            "1500ms",
         ])
         .unwrap();
         let Command::Echo(args) = cli.command;
@@ -342,7 +360,21 @@ mod tests {
         assert_eq!(options.connection.max_outbound_bytes, 64 << 20);
         assert_eq!(options.connection.ping_interval, None);
         assert_eq!(options.connection.pong_timeout, Duration::from_secs(7));
+        assert_eq!(options.handshake_timeout, Duration::from_millis(1500));
         assert!(options.tls.is_none());
+    }
+
+    #[test]
+    fn the_handshake_timeout_defaults_to_the_library_s_and_is_never_zero() {
+        let cli = Cli::try_parse_from(["sockwright", "echo"]).unwrap();
+        let Command::Echo(args) = cli.command;
+        let options = args.server_options().unwrap();
+        assert_eq!(
+            options.handshake_timeout,
+            sockwright_driver::DEFAULT_HANDSHAKE_TIMEOUT
+        );
+        let zero = Cli::try_parse_from(["sockwright", "echo", "--handshake-timeout", "0"]);
+        assert!(zero.is_err());
     }
 
     #[test]
