@@ -17,7 +17,7 @@ use sockwright_driver::ServerOptions;
 use tracing::level_filters::LevelFilter;
 use tracing::{error, info, warn};
 
-use crate::{echo, App, RuntimeKind, Server};
+use crate::{echo, open_files, App, RuntimeKind, Server};
 
 /// WebSocket servers on the sockwright core: echo (hub and relay to come), on any of four
 /// runtimes, with TLS, an origin allow-list, keepalive and graceful shutdown.
@@ -185,6 +185,19 @@ pub fn serve(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> 
 
 fn run(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> Result<(), String> {
     let options = args.server_options()?;
+    match open_files::raise_to_hard_limit() {
+        Ok(open) if open.was != open.soft => info!(
+            "open files limit raised from {} to {}",
+            limit_text(open.was),
+            limit_text(open.soft)
+        ),
+        Ok(_) => {}
+        Err((open, e)) => warn!(
+            "open files limit stays at {} (hard limit {}): {e}",
+            limit_text(open.soft),
+            limit_text(open.hard)
+        ),
+    }
     let secure = options.tls.is_some();
     let addr = resolve(&args.listen)?;
     // Registered before the server starts: a signal right after `listening on` is graceful.
@@ -226,6 +239,10 @@ fn run(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> Result
     server.shutdown(args.shutdown_timeout);
     info!("stopped");
     Ok(())
+}
+
+fn limit_text(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".into(), |n| n.to_string())
 }
 
 fn resolve(listen: &str) -> Result<SocketAddr, String> {

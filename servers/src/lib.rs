@@ -29,6 +29,7 @@ mod app;
 pub mod cli;
 pub mod echo;
 pub mod http;
+pub mod open_files;
 mod outbox;
 mod runner;
 
