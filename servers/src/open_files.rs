@@ -77,6 +77,9 @@ mod tests {
         let limit = getrlimit(Resource::Nofile);
         assert_eq!(limit.current, limit.maximum);
         // Asking again changes nothing.
-        assert_eq!(raise_to_hard_limit().map_err(|(_, e)| e).unwrap().was, open.soft);
+        assert_eq!(
+            raise_to_hard_limit().map_err(|(_, e)| e).unwrap().was,
+            open.soft
+        );
     }
 }

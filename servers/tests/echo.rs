@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{get, http, tls, tls_args, ws, ws_over, Sockwright, STEP};
+use common::{get, http, raw, tls, tls_args, ws, ws_over, Sockwright, STEP};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error as WsError, Message};
 
@@ -210,70 +210,6 @@ fn backpressure_keeps_order(runtime: &str) {
         assert!(data == raw::payload(i, SIZE), "message {i} differs");
     }
     sender.join().unwrap();
-}
-
-/// A bare WebSocket client over a TCP stream, to write without reading.
-mod raw {
-    use std::io::{Read, Write};
-    use std::net::{SocketAddr, TcpStream};
-
-    use super::common::tcp;
-
-    pub fn upgrade(addr: SocketAddr, path: &str) -> TcpStream {
-        let mut stream = tcp(addr);
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
-        stream
-    }
-
-    /// Message `i`: its number, then a pattern.
-    pub fn payload(i: u32, size: usize) -> Vec<u8> {
-        let mut data: Vec<u8> = (0..size).map(|n| (n % 251) as u8).collect();
-        data[..4].copy_from_slice(&i.to_be_bytes());
-        data
-    }
-
-    /// One masked binary frame (the mask key is zero, so the payload goes as is).
-    pub fn write_binary(stream: &mut TcpStream, data: &[u8]) {
-        let mut frame = vec![0x82, 0x80 | 127];
-        frame.extend_from_slice(&(data.len() as u64).to_be_bytes());
-        frame.extend_from_slice(&[0; 4]);
-        stream.write_all(&frame).unwrap();
-        stream.write_all(data).unwrap();
-    }
-
-    /// One unmasked frame from the server: opcode and payload.
-    pub fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
-        let mut head = [0; 2];
-        stream.read_exact(&mut head).unwrap();
-        let len = match head[1] & 0x7f {
-            126 => {
-                let mut ext = [0; 2];
-                stream.read_exact(&mut ext).unwrap();
-                u64::from(u16::from_be_bytes(ext))
-            }
-            127 => {
-                let mut ext = [0; 8];
-                stream.read_exact(&mut ext).unwrap();
-                u64::from_be_bytes(ext)
-            }
-            n => u64::from(n),
-        };
-        let mut data = vec![0; len as usize];
-        stream.read_exact(&mut data).unwrap();
-        (head[0] & 0x0f, data)
-    }
 }
 
 macro_rules! per_runtime {

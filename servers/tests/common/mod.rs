@@ -9,6 +9,8 @@
 pub mod certs;
 pub mod checks;
 pub mod peers;
+pub mod raw;
+pub mod watch;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -85,6 +87,11 @@ impl Sockwright {
         server
     }
 
+    /// The process's id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
@@ -132,6 +139,9 @@ impl Sockwright {
 
 impl Drop for Sockwright {
     fn drop(&mut self) {
+        if thread::panicking() {
+            peers::notice(&format!("the server's log:\n{}", self.log()));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
