@@ -34,11 +34,15 @@
 //! keepalive timeout) is returned in place of the `Close`.
 //!
 //! Sends block until the message is written to the socket: that is this adapter's
-//! backpressure. A peer that stops reading makes senders wait (and, once the socket buffers
-//! are full, so does the reader when it must write a pong or a close reply and no sender is
-//! writing). [`WebSocket::sender`] gives a cloneable [`Sender`] for other threads; concurrent
-//! sends are safe and whole messages never interleave, and a sender blocked in a socket write
-//! never stops the reader from taking input.
+//! backpressure. A peer that stops reading makes senders wait, never the reader: what the
+//! reader must write itself (pongs, close replies) goes out as far as the socket takes it,
+//! and while the rest waits the reader waits for room to write as well as for input, so it
+//! keeps taking input (the core bounds what piles up: pongs owed collapse to the latest once
+//! the outbound queue is full). That needs `poll(2)` and non-blocking sends, used on Linux
+//! and Android; elsewhere the reader, too, blocks once the socket buffers are full.
+//! [`WebSocket::sender`] gives a cloneable [`Sender`] for other threads; concurrent sends are
+//! safe and whole messages never interleave, and a sender blocked in a socket write never
+//! stops the reader from taking input.
 //!
 //! # Timers
 //!
@@ -60,6 +64,7 @@
 #![warn(missing_docs)]
 
 mod handshake;
+mod ready;
 mod server;
 mod shared;
 mod websocket;

@@ -4,13 +4,19 @@
 //! takes), then the session lock (held only to give the session input, queue a message, or
 //! copy out the next bytes to write). So a sender blocked in a socket write never stops the
 //! reader from handing input to the session.
+//!
+//! Senders write and wait for room (their backpressure). The reader writes only what fits
+//! now ([`Shared::flush`]) and, while output is left, waits for room to write as well as for
+//! input: a peer that does not read never stops it from reading.
 
-use std::io::{self, Write};
+use std::io::{self, ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use sockwright_driver::{Error, Session};
+
+use crate::ready;
 
 /// How many bytes are copied out of the session per socket write: a few full TLS records,
 /// small enough not to double the memory of a large message.
@@ -22,6 +28,8 @@ pub(crate) struct Shared {
     /// Set once the write side is shut down (the session finished and its output is written,
     /// or a write failed): nothing is left to flush.
     write_closed: AtomicBool,
+    /// Set while output is left that a write without waiting could not place.
+    blocked: AtomicBool,
 }
 
 struct Writer {
@@ -29,6 +37,26 @@ struct Writer {
     /// The bytes being written, copied out of the session so that its lock is not held
     /// during the write.
     buf: Vec<u8>,
+    /// How much of `buf` is written: a write without waiting may stop part way.
+    written: usize,
+}
+
+/// How a write waits for room in the socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Until everything is written (a sender).
+    Block,
+    /// Not at all: what does not fit is left for later (the reader).
+    DontWait,
+}
+
+/// What a write left.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Nothing: everything the session had is on the socket.
+    All,
+    /// Output that did not fit.
+    Blocked,
 }
 
 impl Shared {
@@ -38,8 +66,10 @@ impl Shared {
             writer: Mutex::new(Writer {
                 stream: write_half,
                 buf: Vec::new(),
+                written: 0,
             }),
             write_closed: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -73,29 +103,58 @@ impl Shared {
         self.flush_left_over()
     }
 
-    /// Writes what the session has to send and shuts down the write side once it is
-    /// finished, unless another thread is writing: that thread writes these bytes too.
+    /// The reader's flush: writes what the session has to send, as much as fits without
+    /// waiting, and shuts down the write side once it is finished and written; unless another
+    /// thread is writing, which writes these bytes too. See [`Shared::output_blocked`].
     pub(crate) fn flush(&self) -> Result<(), Error> {
-        match self.writer.try_lock() {
-            Ok(writer) => self.write_all_pending(writer)?,
+        self.flush_with(Wait::DontWait)
+    }
+
+    /// Writes everything the session has to send, waiting for room, unless another thread
+    /// is writing (which writes these bytes too).
+    pub(crate) fn flush_waiting(&self) -> Result<(), Error> {
+        self.flush_with(Wait::Block)
+    }
+
+    /// Whether output is left that did not fit in the socket, and no thread is writing it:
+    /// the reader then waits for room to write as well as for input.
+    pub(crate) fn output_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Acquire)
+            && !self.write_closed.load(Ordering::Acquire)
+            && self.writer.try_lock().is_ok()
+    }
+
+    fn flush_with(&self, wait: Wait) -> Result<(), Error> {
+        let written = match self.writer.try_lock() {
+            Ok(writer) => self.write_pending(writer, wait)?,
             Err(TryLockError::Poisoned(poisoned)) => {
-                self.write_all_pending(poisoned.into_inner())?
+                self.write_pending(poisoned.into_inner(), wait)?
             }
             Err(TryLockError::WouldBlock) => return Ok(()),
+        };
+        if written == Written::Blocked {
+            return Ok(());
         }
-        self.flush_left_over()
+        self.flush_left_over_with(wait)
     }
 
     /// After letting go of the write lock: bytes queued by a thread that found the lock held
     /// and left them to us are written now (unless yet another thread took the lock).
     fn flush_left_over(&self) -> Result<(), Error> {
+        self.flush_left_over_with(Wait::Block)
+    }
+
+    fn flush_left_over_with(&self, wait: Wait) -> Result<(), Error> {
         while self.needs_flush() {
-            match self.writer.try_lock() {
-                Ok(writer) => self.write_all_pending(writer)?,
+            let written = match self.writer.try_lock() {
+                Ok(writer) => self.write_pending(writer, wait)?,
                 Err(TryLockError::Poisoned(poisoned)) => {
-                    self.write_all_pending(poisoned.into_inner())?
+                    self.write_pending(poisoned.into_inner(), wait)?
                 }
                 Err(TryLockError::WouldBlock) => return Ok(()),
+            };
+            if written == Written::Blocked {
+                return Ok(());
             }
         }
         Ok(())
@@ -110,38 +169,68 @@ impl Shared {
         !session.pending_output().is_empty() || session.is_finished()
     }
 
-    fn write_all_pending(&self, mut writer: MutexGuard<'_, Writer>) -> Result<(), Error> {
+    /// Writes what the session has to send, the rest of an earlier write first, waiting for
+    /// room or not.
+    fn write_all_pending(&self, writer: MutexGuard<'_, Writer>) -> Result<(), Error> {
+        self.write_pending(writer, Wait::Block).map(drop)
+    }
+
+    fn write_pending(
+        &self,
+        mut writer: MutexGuard<'_, Writer>,
+        wait: Wait,
+    ) -> Result<Written, Error> {
         let writer = &mut *writer;
         loop {
             if self.write_closed.load(Ordering::Acquire) {
-                return Ok(());
+                return Ok(Written::All);
             }
-            let finished = {
-                let mut session = self.session();
-                let out = session.pending_output();
-                let n = out.len().min(WRITE_CHUNK);
-                writer.buf.clear();
-                writer
-                    .buf
-                    .extend_from_slice(out.get(..n).unwrap_or_default());
-                session.advance_output(n);
-                session.is_finished()
-            };
-            if writer.buf.is_empty() {
-                if finished {
-                    // Everything is written: the peer sees the end of the stream.
-                    self.write_closed.store(true, Ordering::Release);
-                    let _ = writer.stream.shutdown(Shutdown::Write);
+            if writer.written == writer.buf.len() {
+                let finished = {
+                    let mut session = self.session();
+                    let out = session.pending_output();
+                    let n = out.len().min(WRITE_CHUNK);
+                    writer.buf.clear();
+                    writer
+                        .buf
+                        .extend_from_slice(out.get(..n).unwrap_or_default());
+                    writer.written = 0;
+                    session.advance_output(n);
+                    session.is_finished()
+                };
+                if writer.buf.is_empty() {
+                    self.blocked.store(false, Ordering::Release);
+                    if finished {
+                        // Everything is written: the peer sees the end of the stream.
+                        self.write_closed.store(true, Ordering::Release);
+                        let _ = writer.stream.shutdown(Shutdown::Write);
+                    }
+                    return Ok(Written::All);
                 }
-                return Ok(());
             }
-            if let Err(e) = writer.stream.write_all(&writer.buf) {
-                // The transport is gone: wake the reader, which then sees the end.
-                self.write_closed.store(true, Ordering::Release);
-                let _ = writer.stream.shutdown(Shutdown::Both);
-                return Err(Error::Io(e));
+            let rest = writer.buf.get(writer.written..).unwrap_or_default();
+            let result = match wait {
+                Wait::Block => (&writer.stream).write(rest).map(Some),
+                Wait::DontWait => ready::write_now(&writer.stream, rest),
+            };
+            match result {
+                Ok(Some(0)) => return Err(self.write_failed(writer, ErrorKind::WriteZero.into())),
+                Ok(Some(n)) => writer.written += n,
+                Ok(None) => {
+                    self.blocked.store(true, Ordering::Release);
+                    return Ok(Written::Blocked);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.write_failed(writer, e)),
             }
         }
+    }
+
+    /// The transport is gone: wake the reader, which then sees the end.
+    fn write_failed(&self, writer: &mut Writer, error: io::Error) -> Error {
+        self.write_closed.store(true, Ordering::Release);
+        let _ = writer.stream.shutdown(Shutdown::Both);
+        Error::Io(error)
     }
 
     /// Notes that the socket was shut down both ways by the reader (its transport failed).

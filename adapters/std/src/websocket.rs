@@ -10,6 +10,7 @@ use std::time::Duration;
 use sockwright_driver::sockwright::frame::CloseCode;
 use sockwright_driver::{clock, Error, Handshake, Message, Session, SessionEvent};
 
+use crate::ready::{self, Ready};
 use crate::shared::Shared;
 
 /// The longest the reader waits in one socket read while other handles ([`Sender`]s) exist:
@@ -126,10 +127,15 @@ impl WebSocket {
                 let mut session = self.shared.session();
                 (session.poll_event(), session.is_finished())
             };
-            // The drain invariant: write what the input left queued (pongs, close replies,
-            // the last bytes of a finished session). A write failure shows up as the end of
-            // the transport on the next read.
-            let _ = self.shared.flush();
+            // The drain invariant: write what the input left queued (pongs, close replies),
+            // as much as fits now; the rest while waiting for input. The last bytes of a
+            // finished session are waited for. A write failure shows up as the end of the
+            // transport on the next read.
+            let _ = if finished || self.eof {
+                self.shared.flush_waiting()
+            } else {
+                self.shared.flush()
+            };
             match event {
                 Some(Ok(event)) => {
                     if let Some(message) = into_message(event) {
@@ -171,6 +177,18 @@ impl WebSocket {
         }
         // A zero timeout means "block" to the socket.
         let wait = wait.map(|w| w.max(Duration::from_millis(1)));
+        // Output the peer is not taking yet, and no sender is writing it: wait for room to
+        // write it as well as for input, so that neither waits for the other.
+        if self.shared.output_blocked() {
+            match ready::wait(&self.stream, wait)? {
+                Ready::Readable => {}
+                Ready::Writable => return Ok(()),
+                Ready::TimedOut => {
+                    self.shared.session().handle_timeout(clock::now());
+                    return Ok(());
+                }
+            }
+        }
         if wait != self.read_timeout {
             self.stream.set_read_timeout(wait)?;
             self.read_timeout = wait;

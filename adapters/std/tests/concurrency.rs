@@ -152,6 +152,48 @@ fn a_reader_keeps_reading_while_a_sender_is_blocked_on_a_full_socket() {
     server.join().unwrap();
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_peer_that_does_not_read_never_stops_the_reader() {
+    // 100,000 pings of 125 bytes, written without reading: their pongs (12.7 MB) are far more
+    // than the socket buffers hold. The server keeps reading them (a reader that waited to
+    // write each pong would stop, and these writes would time out), answers the latest at
+    // least, and echoes a message sent after them.
+    const PINGS: u32 = 100_000;
+    let ping = |i: u32| {
+        let mut payload = i.to_be_bytes().to_vec();
+        payload.resize(125, b'p');
+        payload
+    };
+    let (addr, _server) = common::echo_server(ServerOptions::default());
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut client, _) = tungstenite::client(format!("ws://{addr}/"), stream).unwrap();
+    for i in 0..PINGS {
+        client.write(TMessage::Ping(ping(i).into())).unwrap();
+        if i % 1000 == 999 {
+            client
+                .flush()
+                .unwrap_or_else(|e| panic!("the server stopped reading at ping {i}: {e}"));
+        }
+    }
+    client.send(TMessage::text("after the pings")).unwrap();
+    let mut last_pong = None;
+    loop {
+        match client.read().unwrap() {
+            TMessage::Pong(payload) => last_pong = Some(payload.to_vec()),
+            TMessage::Text(text) => {
+                assert_eq!(text.as_str(), "after the pings");
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(last_pong, Some(ping(PINGS - 1)));
+}
+
 #[test]
 fn read_timeout_returns_timed_out_and_loses_nothing() {
     let (addr, _server) = common::echo_server(ServerOptions::default());
