@@ -314,6 +314,56 @@ async fn keepalive_runs_in_split_halves_while_the_application_does_not_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_keepalive() {
+    let mut options = keepalive_options();
+    options.connection.close_timeout = Duration::from_millis(300);
+    // Room for two echoes: the third send waits.
+    options.connection.max_outbound_bytes = 2 << 20;
+    let listener = sockwright_tokio::bind("127.0.0.1:0", options)
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done, hold) = std_mpsc::channel::<()>();
+    let client = spawn_blocking(move || {
+        // 32 MiB to be echoed, and never a read: the echoes fill the server's outbound queue
+        // and the socket buffers.
+        let mut ws = tungstenite_client(addr, &format!("ws://{addr}/"), None);
+        for _ in 0..32 {
+            if ws.send(TMessage::binary(vec![7u8; 1 << 20])).is_err() {
+                break;
+            }
+        }
+        let _ = hold.recv();
+    });
+    let ws = listener.accept().await.unwrap().handshake().await.unwrap();
+    let (mut reader, mut writer) = ws.split();
+    // An echo loop that waits on each send, as a server does: the sends stall, the driver
+    // task keeps its timers running, the keepalive ping goes unanswered and the connection
+    // fails, which refuses the stalled send; the reader then ends with the error.
+    let ended = timeout(WAIT, async {
+        loop {
+            match reader.recv().await {
+                Some(Ok(message)) if message.is_data() => {
+                    let _ = writer.send(message).await;
+                }
+                Some(Ok(_)) => {}
+                other => break other,
+            }
+        }
+    })
+    .await
+    .expect("the application is still waiting on a peer that does not read");
+    assert!(
+        matches!(ended, Some(Err(Error::KeepaliveTimeout))),
+        "{ended:?}"
+    );
+    // The last bytes cannot be written; the driver gives them the close timeout, then ends.
+    assert!(timeout(WAIT, reader.recv()).await.unwrap().is_none());
+    done.send(()).unwrap();
+    client.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_handshake_reaches_a_raw_tcp_client_with_status_and_reason() {
     let listener = sockwright_tokio::bind("127.0.0.1:0", ServerOptions::default())
         .await

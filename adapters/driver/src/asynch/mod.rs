@@ -36,7 +36,13 @@
 //! `poll_ready` writes queued bytes to the socket until there is room again. A peer that does
 //! not read therefore stalls the sender instead of growing memory: at most the limit plus
 //! one message is held per connection. A message too large for the limit is refused at once
-//! with [`SendError::TooLarge`](sockwright::conn::SendError::TooLarge).
+//! with [`SendError::TooLarge`](sockwright::conn::SendError::TooLarge). Once the connection can
+//! send no more (closing, closed or failed) a waiting send is refused at once with
+//! [`SendError::Closed`](sockwright::conn::SendError::Closed); and a finished connection whose
+//! last bytes the peer does not take within the close timeout ends without them, so a peer
+//! that stopped reading holds nothing for long. The driver task of split halves runs the
+//! timers even while its reader lags, so keepalive ends such a connection while the
+//! application waits to send to it.
 //!
 //! # Cancel safety
 //!

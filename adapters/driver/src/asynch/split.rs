@@ -28,8 +28,10 @@ type Item = Result<Message, Error>;
 /// The driver task reads the socket and runs the timers whether or not the reader is
 /// polled, so keepalive works while the application is busy elsewhere. While the reader
 /// lags ([`READER_QUEUE`] messages waiting), the task reads no further (the peer feels the
-/// backpressure) and its timers wait; pings and pongs that find the queue full are not
-/// queued (the core has already answered the pings). Dropping the reader discards later
+/// backpressure) but its timers run on; pings and pongs that find the queue full are not
+/// queued (the core has already answered the pings). So an application blocked sending to
+/// a peer that stopped reading is released: the unanswered keepalive ping fails the
+/// connection, the send is refused, and the reader then ends with the error. Dropping the reader discards later
 /// messages; dropping both halves closes the connection normally (the task then ends when
 /// the close handshake does, and at the latest after the connection's close timeout, even
 /// if the peer has stopped reading).
@@ -199,6 +201,11 @@ impl<T: AsyncTransport, R: Runtime> Future for Driver<T, R> {
                     Poll::Ready(None) => return Poll::Ready(()),
                     Poll::Pending => {}
                 }
+            } else {
+                // The reader lags: read nothing more, but keep writing and keep the timers
+                // running, so that keepalive and the close timeout still end a connection
+                // whose peer stopped reading while the application waits to send to it.
+                progress |= this.ws.poll_timers_and_writes(cx);
             }
             progress |= this.poll_writer(cx);
             if this.reader.is_none() && this.messages.is_none() && this.closing.is_none() {

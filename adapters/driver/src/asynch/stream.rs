@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -12,7 +13,7 @@ use sockwright::conn::SendError;
 
 use super::io::{Conn, READS_PER_POLL};
 use super::{AsyncTransport, Runtime};
-use crate::{Error, Handshake, Message, Session, SessionEvent};
+use crate::{clock, Error, Handshake, Message, Session, SessionEvent};
 
 /// An open WebSocket connection over the transport `T`, on the runtime `R`.
 ///
@@ -43,6 +44,10 @@ pub struct WebSocketStream<T, R: Runtime> {
     /// The stream has returned `None`.
     ended: bool,
     close_queued: bool,
+    /// Once the session has finished: when its last output must be written by (its close
+    /// timeout from then), or the stream ends without it, so that a peer that stopped
+    /// reading cannot hold the connection open.
+    flush_deadline: Option<Duration>,
 }
 
 /// A transport failure, reported once to the stream and once to the sink.
@@ -68,6 +73,7 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
             broken: None,
             ended: false,
             close_queued: false,
+            flush_deadline: None,
         }
     }
 
@@ -139,9 +145,14 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
             }
             if self.conn.session.is_finished() {
                 if written.is_pending() {
-                    return Poll::Pending;
+                    if !self.poll_flush_deadline(cx) {
+                        return Poll::Pending;
+                    }
+                    // The peer has not taken the last bytes within the close timeout: the
+                    // transport is dropped with the stream, without them.
+                } else {
+                    ready!(self.conn.poll_shutdown(cx));
                 }
-                ready!(self.conn.poll_shutdown(cx));
                 self.ended = true;
                 return Poll::Ready(None);
             }
@@ -163,6 +174,28 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    /// Arms the timer for the finished session's flush deadline; whether it has passed.
+    fn poll_flush_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        let session = &self.conn.session;
+        let deadline = *self.flush_deadline.get_or_insert_with(|| {
+            let close_timeout = session.connection().map(|c| c.config().close_timeout);
+            clock::now() + close_timeout.unwrap_or_default()
+        });
+        self.conn.poll_deadline(cx, Some(deadline))
+    }
+
+    /// For a driver whose reader lags, so that the stream is not polled: writes what can be
+    /// written and runs the session's timers (keepalive, close timeout), reading nothing.
+    /// Returns whether a timer fired (the caller polls again, to re-arm it). What the timers
+    /// cause (an error, the close) reaches the reader when it catches up.
+    pub(super) fn poll_timers_and_writes(&mut self, cx: &mut Context<'_>) -> bool {
+        let _ = self.poll_write(cx);
+        if self.ended || self.broken.is_some() || self.conn.session.is_finished() {
+            return false;
+        }
+        self.conn.poll_timer(cx)
     }
 
     /// The session's next event as a stream item (`Opened` was taken by the handshake).
@@ -247,8 +280,10 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
             }
             ready!(self.poll_held(cx))?;
             // With nothing queued, waiting cannot make room: the send decides (a message
-            // over the limit is refused as too large).
-            if self.conn.session.has_outbound_room() || self.conn.session.queued_bytes() == 0 {
+            // over the limit is refused as too large). Nor can it once the connection may
+            // send no more (closing, closed or failed): the send is refused.
+            let session = &self.conn.session;
+            if session.has_outbound_room() || session.queued_bytes() == 0 || !session.is_open() {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.poll_write_all(cx))?;
