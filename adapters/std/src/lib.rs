@@ -48,7 +48,10 @@
 //!
 //! Keepalive pings, the pong timeout and the close timeout come from the session's timer
 //! only: the reader sets the socket's read timeout to the session's next deadline, so they
-//! run while (and only while) some thread is in [`WebSocket::read`]. A [`Sender`] in another
+//! run while some thread is in [`WebSocket::read`], and (on Linux and Android) while a send
+//! waits for room to write. So a send to a peer that stopped reading is released: the
+//! unanswered keepalive ping fails the connection, and a finished connection's last bytes
+//! get the close timeout, after which the send fails and the transport is cut. A [`Sender`] in another
 //! thread can move that deadline (a `close` arms the close timeout) while the reader is
 //! blocked, so while other handles exist the reader wakes at least every
 //! [`MAX_READ_WAIT`] to look at the deadline again.

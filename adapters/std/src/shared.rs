@@ -9,12 +9,14 @@
 //! now ([`Shared::flush`]) and, while output is left, waits for room to write as well as for
 //! input: a peer that does not read never stops it from reading.
 
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use sockwright_driver::{Error, Session};
+use std::time::Duration;
+
+use sockwright_driver::{clock, Error, Session};
 
 use crate::ready;
 
@@ -39,6 +41,9 @@ struct Writer {
     buf: Vec<u8>,
     /// How much of `buf` is written: a write without waiting may stop part way.
     written: usize,
+    /// Once the session has finished while output waited for room: when that output must
+    /// be written by (the close timeout from then), or the transport is cut.
+    flush_deadline: Option<Duration>,
 }
 
 /// How a write waits for room in the socket.
@@ -67,6 +72,7 @@ impl Shared {
                 stream: write_half,
                 buf: Vec::new(),
                 written: 0,
+                flush_deadline: None,
             }),
             write_closed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
@@ -209,21 +215,53 @@ impl Shared {
                 }
             }
             let rest = writer.buf.get(writer.written..).unwrap_or_default();
-            let result = match wait {
-                Wait::Block => (&writer.stream).write(rest).map(Some),
-                Wait::DontWait => ready::write_now(&writer.stream, rest),
-            };
-            match result {
+            match ready::write_now(&writer.stream, rest) {
                 Ok(Some(0)) => return Err(self.write_failed(writer, ErrorKind::WriteZero.into())),
                 Ok(Some(n)) => writer.written += n,
-                Ok(None) => {
+                Ok(None) if wait == Wait::DontWait => {
                     self.blocked.store(true, Ordering::Release);
                     return Ok(Written::Blocked);
+                }
+                Ok(None) => {
+                    if let Err(e) = self.wait_for_room(writer) {
+                        return Err(self.write_failed(writer, e));
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.write_failed(writer, e)),
             }
         }
+    }
+
+    /// A sender waits for room to write, running the session's timers meanwhile (the reader
+    /// may be this very thread, waiting to send a reply): a peer that stopped reading gets no
+    /// keepalive answer and fails, and once the session has finished its output gets the
+    /// close timeout; then this fails with `TimedOut` and the transport is cut.
+    fn wait_for_room(&self, writer: &mut Writer) -> io::Result<()> {
+        let now = clock::now();
+        let deadline = {
+            let session = self.session();
+            if session.is_finished() {
+                let close_timeout = session.connection().map(|c| c.config().close_timeout);
+                let at = *writer
+                    .flush_deadline
+                    .get_or_insert(now + close_timeout.unwrap_or_default());
+                if now >= at {
+                    return Err(io::Error::new(
+                        ErrorKind::TimedOut,
+                        "the peer took none of the connection's last bytes within its close timeout",
+                    ));
+                }
+                Some(at)
+            } else {
+                session.poll_timeout()
+            }
+        };
+        let wait = deadline.map(|at| at.saturating_sub(now).max(Duration::from_millis(1)));
+        if !ready::wait_writable(&writer.stream, wait)? {
+            self.session().handle_timeout(clock::now());
+        }
+        Ok(())
     }
 
     /// The transport is gone: wake the reader, which then sees the end.

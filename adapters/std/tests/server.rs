@@ -180,6 +180,54 @@ fn keepalive_closes_a_silent_peer() {
     assert!(keepalive, "{end}");
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_send_to_a_peer_that_stopped_reading_is_released_by_keepalive() {
+    let mut options = ServerOptions::default();
+    options.connection.ping_interval = Some(Duration::from_millis(200));
+    options.connection.pong_timeout = Duration::from_millis(300);
+    options.connection.close_timeout = Duration::from_millis(300);
+    let (tx, rx) = mpsc::channel();
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr().unwrap();
+    let _handle = server
+        .spawn(move |mut ws| {
+            // An echo that replies from the reading thread: its send waits for a peer that
+            // never reads, and meanwhile nothing is read.
+            let end = loop {
+                match ws.read() {
+                    Ok(message) if message.is_data() => {
+                        let _ = ws.send(message);
+                    }
+                    Ok(_) => {}
+                    Err(e) => break e,
+                }
+            };
+            tx.send(matches!(end, Error::KeepaliveTimeout)).unwrap();
+        })
+        .unwrap();
+
+    // 32 MiB to be echoed, and never a read; the writes stop once the server stops reading.
+    let mut peer = common::raw_upgrade(addr, "/");
+    peer.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    frame.extend_from_slice(&[0; 4]);
+    frame.resize(frame.len() + (1 << 20), 7);
+    for _ in 0..32 {
+        if peer.write_all(&frame).is_err() {
+            break;
+        }
+    }
+    // The blocked send ran the keepalive timer: the unanswered ping failed the connection,
+    // the send gave up after the close timeout, and the reader ended with the error.
+    let keepalive = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server is still waiting on a peer that does not read");
+    assert!(keepalive);
+}
+
 #[test]
 fn a_stopped_server_accepts_no_more_and_live_connections_run_on() {
     let (addr, server) = common::echo_server(ServerOptions::default());
