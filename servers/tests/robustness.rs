@@ -306,6 +306,55 @@ fn invalid_fragment(addr: SocketAddr, fragments: &[&[u8]]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// A client that stops reading
+
+/// The memory bound while a client that reads nothing has its echoes queued: the server
+/// stops reading from it once its outbound queue is full, so it holds at most that queue
+/// (32 MiB), the message waiting for room and those read ahead for the application (tokio
+/// and smol: up to 6 of 1 MiB), and noise: 64 MiB. Measured: about 42 MiB on tokio and smol,
+/// 34 MiB on mio, 3 MiB on std (whose sends write straight to the socket).
+const DEAF_ALLOWANCE: u64 = 64 * MIB;
+
+/// A client that sends 64 MiB to be echoed and reads nothing, ever, while staying connected:
+/// the server stops reading from it (backpressure), its keepalive ping goes unanswered, and
+/// it fails the connection (1011) and drops it once its last bytes have waited the close
+/// timeout, on every runtime, while other clients are served.
+#[test]
+fn a_client_that_stops_reading_is_dropped_by_keepalive() {
+    on_every_runtime(|runtime| {
+        let server = echo(runtime, &["--ping-interval", "1s", "--idle-timeout", "1s"]);
+        let addr = server.addr;
+        let process = Process::of(&server);
+        let watch = Watch::start(&server, &format!("{runtime}: deaf client"), DEAF_ALLOWANCE);
+        let mut deaf = raw::upgrade(addr, "/ws");
+        deaf.set_write_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut sent = 0;
+        for i in 0..64 {
+            let mut frame = raw::header(true, BINARY, 1 << 20);
+            frame.extend_from_slice(&raw::payload(i, 1 << 20));
+            if deaf.write_all(&frame).is_err() {
+                break; // the server stopped reading
+            }
+            sent += 1;
+        }
+        assert!(
+            sent < 64,
+            "{runtime}: the server read 64 MiB without its echoes being read"
+        );
+        // Ping interval + idle timeout + close timeout (5 s), with room: only the talkers
+        // stay (and a probe, for a moment).
+        let took = process.wait_tcp_connections(common::watch::TALKERS, 3 * STEP);
+        notice(&format!(
+            "{runtime}: the deaf client was dropped after {took:?}"
+        ));
+        watch.finish();
+        process.wait_tcp_connections(0, STEP);
+        drop(deaf);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
 // Clients that vanish
 
 /// How many clients vanish at each point, each way, on one server.
