@@ -30,7 +30,7 @@ const SLOW_CLIENTS: usize = 2_000;
 const CONNECTING_THREADS: usize = 4;
 
 /// The servers' `--handshake-timeout` (the default is 10 s; shorter keeps the test short).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The soft open-files limit the servers are started with: a common default, below what
 /// 2,000 connections need.
