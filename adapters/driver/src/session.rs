@@ -21,6 +21,7 @@ use sockwright::handshake::{
     Response, ResponseParser, WsUrl,
 };
 
+use crate::body::{BodyHandler, BodyProgress, BodyReader};
 use crate::message::Message;
 use crate::options::{ClientOptions, Route, ServerOptions};
 use crate::random::{random_key, MaskSource};
@@ -83,6 +84,8 @@ enum Phase {
         request: ClientRequest,
         options: Arc<ClientOptions>,
     },
+    /// Server: reading a plain request's body ([`Route::Body`]).
+    ReadingBody(Box<BodyReader>),
     Open(Box<Connection>),
     /// The handshake failed or was answered without an upgrade: only output remains.
     Ended,
@@ -211,12 +214,11 @@ impl Session {
     /// The transport's read side ended (or was reset).
     pub fn handle_eof(&mut self, now: Duration) {
         match &mut self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } => {
-                self.fail(Error::Io(io::Error::new(
+            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => self
+                .fail(Error::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer left during the handshake",
-                )))
-            }
+                ))),
             Phase::Open(conn) => conn.handle_eof(now),
             Phase::Ended => {}
         }
@@ -225,7 +227,7 @@ impl Session {
     /// The time [`Session::poll_timeout`] asked for has come (early calls do nothing).
     pub fn handle_timeout(&mut self, now: Duration) {
         match &mut self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } => {
+            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => {
                 if self.deadline.is_some_and(|at| now >= at) {
                     self.fail(Error::HandshakeTimeout);
                 }
@@ -276,6 +278,11 @@ impl Session {
                     Err(e) => self.fail(Error::Handshake(e)),
                 }
             }
+            Phase::ReadingBody(_) => {
+                if let Phase::ReadingBody(reader) = mem::replace(&mut self.phase, Phase::Ended) {
+                    self.body_progress(reader.feed(bytes));
+                }
+            }
             Phase::Open(conn) => {
                 if let Err(e) = conn.handle_read(now, bytes) {
                     self.record(e.into());
@@ -294,14 +301,9 @@ impl Session {
         let headers = match route {
             Route::Upgrade(headers) => headers,
             Route::Reject(rejection) => return self.refuse(rejection),
-            Route::Respond(response) => {
-                self.head_out.extend_from_slice(&response);
-                self.handshake = Some(Handshake::Server {
-                    request,
-                    subprotocol: None,
-                });
-                self.phase = Phase::Ended;
-                return;
+            Route::Respond(response) => return self.answer(request, &response),
+            Route::Body { limit, respond } => {
+                return self.read_body(request, limit, respond, trailing)
             }
         };
         let accepted = match validate_request(&request, &options.handshake) {
@@ -328,6 +330,32 @@ impl Session {
             Connection::server(options.connection.clone(), now),
             trailing,
         );
+    }
+
+    /// Answers a request with plain HTTP (no upgrade): only the response remains to write.
+    fn answer(&mut self, request: Request, response: &[u8]) {
+        self.head_out.extend_from_slice(response);
+        self.handshake = Some(Handshake::Server {
+            request,
+            subprotocol: None,
+        });
+        self.phase = Phase::Ended;
+    }
+
+    /// [`Route::Body`]: reads the body (with the bytes after the head), within the
+    /// handshake deadline, then answers.
+    fn read_body(&mut self, request: Request, limit: usize, respond: BodyHandler, trailing: &[u8]) {
+        match BodyReader::start(request, limit, respond, trailing) {
+            Ok(progress) => self.body_progress(progress),
+            Err(rejection) => self.refuse(rejection),
+        }
+    }
+
+    fn body_progress(&mut self, progress: BodyProgress) {
+        match progress {
+            BodyProgress::Reading(reader) => self.phase = Phase::ReadingBody(reader),
+            BodyProgress::Done(request, response) => self.answer(request, &response),
+        }
     }
 
     fn open(&mut self, now: Duration, conn: Connection, trailing: &[u8]) {
@@ -498,7 +526,9 @@ impl Session {
     /// When [`Session::handle_timeout`] should be called next, on the clock `now` is read from.
     pub fn poll_timeout(&self) -> Option<Duration> {
         match &self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } => self.deadline,
+            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => {
+                self.deadline
+            }
             Phase::Open(conn) => conn.poll_timeout(),
             Phase::Ended => None,
         }

@@ -65,14 +65,16 @@ pub fn request_body_length(request: &Request, limit: usize) -> Result<usize, Rej
             "Content-Length header is missing: this endpoint reads the request body; send its \
              length",
         )),
-        (Some(length), false) if too_large || length > limit => Err(Rejection::new(
-            413,
-            if too_large {
-                format!("the request body is larger than the limit of {limit} bytes")
-            } else {
-                format!("the request body of {length} bytes is larger than the limit of {limit} bytes")
-            },
-        )),
+        (Some(length), false) if too_large || length > limit => {
+            Err(Rejection::new(
+                413,
+                if too_large {
+                    format!("the request body is larger than the limit of {limit} bytes")
+                } else {
+                    format!("the request body of {length} bytes is larger than the limit of {limit} bytes")
+                },
+            ))
+        }
         (Some(length), false) => Ok(length),
     }
 }
@@ -113,8 +115,16 @@ mod tests {
             ("at the limit", "Content-Length: 100\r\n", Ok(100)),
             ("spaces around", "Content-Length:  7 \r\n", Ok(7)),
             ("repeated value", "Content-Length: 5, 5\r\n", Ok(5)),
-            ("repeated line", "Content-Length: 5\r\nContent-Length: 5\r\n", Ok(5)),
-            ("missing", "", Err((411, "Content-Length header is missing"))),
+            (
+                "repeated line",
+                "Content-Length: 5\r\nContent-Length: 5\r\n",
+                Ok(5),
+            ),
+            (
+                "missing",
+                "",
+                Err((411, "Content-Length header is missing")),
+            ),
             (
                 "chunked",
                 "Transfer-Encoding: chunked\r\n",
@@ -132,10 +142,22 @@ mod tests {
                 Err((413, "limit of 100")),
             ),
             ("negative", "Content-Length: -1\r\n", Err((400, "\"-1\""))),
-            ("plus", "Content-Length: +1\r\n", Err((400, "not a decimal"))),
-            ("hex", "Content-Length: 0x10\r\n", Err((400, "not a decimal"))),
+            (
+                "plus",
+                "Content-Length: +1\r\n",
+                Err((400, "not a decimal")),
+            ),
+            (
+                "hex",
+                "Content-Length: 0x10\r\n",
+                Err((400, "not a decimal")),
+            ),
             ("empty", "Content-Length: \r\n", Err((400, "not a decimal"))),
-            ("empty element", "Content-Length: 5,\r\n", Err((400, "not a decimal"))),
+            (
+                "empty element",
+                "Content-Length: 5,\r\n",
+                Err((400, "not a decimal")),
+            ),
             (
                 "differ",
                 "Content-Length: 5\r\nContent-Length: 6\r\n",
