@@ -10,7 +10,9 @@ use sockwright::handshake::{request_body_length, Rejection, Request};
 /// Answers a request once its whole body has arrived: gets the request head and the body,
 /// returns the raw HTTP response (see [`Route::Body`](crate::Route::Body)). Cheap to clone.
 #[derive(Clone)]
-pub struct BodyHandler(Arc<dyn Fn(&Request, &[u8]) -> Vec<u8> + Send + Sync>);
+pub struct BodyHandler(Arc<RespondFn>);
+
+type RespondFn = dyn Fn(&Request, &[u8]) -> Vec<u8> + Send + Sync;
 
 impl BodyHandler {
     /// A handler from a closure.
