@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sockwright::conn::{Closed, Connection, Event};
-use sockwright::frame::{CloseCode, CloseFrame};
+use sockwright::frame::{CloseCode, CloseFrame, SharedFrame};
 use sockwright::handshake::{
     validate_request, validate_response, ClientRequest, Parsed, Rejection, Request, RequestParser,
     Response, ResponseParser, WsUrl,
 };
+use sockwright::hub::{self, Delivery, HubConfig};
 
 use crate::body::{BodyHandler, BodyProgress, BodyReader};
 use crate::message::Message;
@@ -410,6 +411,24 @@ impl Session {
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         Ok(self.connection_mut()?.send_binary(data)?)
+    }
+
+    /// Queues a server frame encoded once for many connections (a broadcast): the same bytes,
+    /// shared, not encoded again. Servers only; it counts against the outbound limit.
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), Error> {
+        Ok(self.connection_mut()?.send_shared(frame)?)
+    }
+
+    /// Queues a hub's frame with the hub's slow-consumer policy, as the core's
+    /// [`hub::deliver`] decides: queued if the connection has room under
+    /// [`HubConfig::max_queued_bytes`] (and its own outbound limit), otherwise closed with the
+    /// policy's code or dropped. Never waits; [`Delivery::Gone`] before the handshake is done
+    /// or once the connection is closing.
+    pub fn deliver_shared(&mut self, config: &HubConfig, frame: &SharedFrame) -> Delivery {
+        match &mut self.phase {
+            Phase::Open(conn) => hub::deliver(config, frame, conn),
+            _ => Delivery::Gone,
+        }
     }
 
     /// Starts the close handshake (idempotent).
