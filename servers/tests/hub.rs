@@ -6,8 +6,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use common::{get, http, post, tcp, ws, Sockwright};
+use common::{get, http, post, tcp, ws, Sockwright, STEP};
+use sockwright::hub::HubConfig;
+use sockwright_servers::hub::HubServer;
+use sockwright_servers::{RuntimeKind, Server, ServerOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -252,9 +258,8 @@ const COUNT: usize = 256;
 
 /// One reader and one client that stops reading, both in topic `feed`; `COUNT` big messages
 /// are published, each after the reader has the one before (so the reader is never behind).
-/// Returns the slow client and the log.
-fn flood(server: &Sockwright) -> Client {
-    let addr = server.addr;
+/// Returns the slow client.
+fn flood(addr: SocketAddr) -> Client {
     let mut reader = join(addr, "/im?user_id=reader&topic=feed", &[]);
     let slow = join(addr, "/im?user_id=slow&topic=feed", &[]);
     for i in 0..COUNT {
@@ -316,7 +321,7 @@ fn slow_consumer_is_closed(runtime: &str) {
         "--ping-interval",
         "0",
     ]);
-    let mut slow = flood(&server);
+    let mut slow = flood(server.addr);
     let (seen, end) = catch_up(&mut slow, &Message::text("unreachable"));
     assert!(
         seen.len() < COUNT,
@@ -349,7 +354,7 @@ fn slow_consumer_with_drop_stays_open(runtime: &str) {
         "--slow-consumer",
         "drop",
     ]);
-    let mut slow = flood(&server);
+    let mut slow = flood(server.addr);
     let still = Message::text("still here");
     assert_eq!(
         publish(server.addr, "?user_id=slow", None, b"still here"),
@@ -365,8 +370,38 @@ fn slow_consumer_with_drop_stays_open(runtime: &str) {
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
 }
 
+/// In process, with a short close timeout: a subscriber that stops reading for good is
+/// closed as a slow consumer and, once its close timeout has passed, its transport is cut,
+/// so that nothing (a writer thread, a task, a socket) waits for it for ever. When it reads
+/// at last it finds its buffered messages and the end of the stream, not the close frame
+/// that was queued behind them.
+fn dead_subscriber_is_cut_off(runtime: RuntimeKind) {
+    let close_timeout = Duration::from_millis(300);
+    let mut config = HubConfig::default();
+    config.max_queued_bytes = 256 << 10;
+    let app = Arc::new(HubServer::new(config).unwrap());
+    let mut options = ServerOptions::default();
+    options.connection.close_timeout = close_timeout;
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::start(app.clone(), runtime, addr, options).unwrap();
+    let mut slow = flood(server.local_addr());
+    let deadline = Instant::now() + STEP;
+    while app.sessions() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow session was never closed"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Its close timeout, and then some, for the runner to let go of the transport.
+    thread::sleep(close_timeout + Duration::from_secs(2));
+    let (seen, end) = catch_up(&mut slow, &Message::text("unreachable"));
+    assert!(seen.len() < COUNT, "it got {}", seen.len());
+    assert!(matches!(end, Ending::Dropped(_)), "cut off: {end:?}");
+}
+
 macro_rules! on_each_runtime {
-    ($($name:ident: $runtime:literal,)*) => {$(
+    ($($name:ident: $runtime:literal, $kind:ident;)*) => {$(
         mod $name {
             #[test]
             fn fan_out_topics_users_publish_and_refusals() {
@@ -382,13 +417,18 @@ macro_rules! on_each_runtime {
             fn with_drop_a_slow_consumer_misses_messages_but_stays_open() {
                 super::slow_consumer_with_drop_stays_open($runtime);
             }
+
+            #[test]
+            fn a_subscriber_that_never_reads_again_is_cut_off_after_its_close_timeout() {
+                super::dead_subscriber_is_cut_off(super::RuntimeKind::$kind);
+            }
         }
     )*};
 }
 
 on_each_runtime! {
-    std_runtime: "std",
-    mio_runtime: "mio",
-    smol_runtime: "smol",
-    tokio_runtime: "tokio",
+    std_runtime: "std", Std;
+    mio_runtime: "mio", Mio;
+    smol_runtime: "smol", Smol;
+    tokio_runtime: "tokio", Tokio;
 }

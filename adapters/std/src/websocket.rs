@@ -85,6 +85,15 @@ impl WebSocket {
         self.shared.send(|session| session.close(code, reason))
     }
 
+    /// Ends the transport at once, both ways, without a close handshake: a send blocked in a
+    /// socket write fails, and reading ends. For a peer that has stopped reading: once the
+    /// connection is over (its close timeout passed), nothing else frees a thread blocked
+    /// writing to it, as the peer's TCP window stays shut.
+    pub fn abort(&self) {
+        self.shared.write_closed_by_reader();
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
     /// A handle that sends on this connection from another thread.
     pub fn sender(&self) -> Sender {
         Sender {

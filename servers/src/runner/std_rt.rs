@@ -10,6 +10,7 @@
 use std::io::{self, ErrorKind};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -86,6 +87,7 @@ fn accept_loop(
 
 /// One connection, on its own thread: handshake, then read until it ends.
 fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc<ServerOptions>) {
+    let close_timeout = options.connection.close_timeout;
     let mut ws = match sockwright_std::accept(stream, options) {
         Ok(ws) => ws,
         Err(e) => return shared.not_upgraded(peer, &e),
@@ -105,9 +107,12 @@ fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc
     // Started after on_open, so that the outbox's messages (queued meanwhile) follow its
     // replies, as on the other runtimes.
     let writer = ws.sender();
+    // Dropped as the writer thread ends.
+    let (writer_alive, writer_done) = mpsc::channel::<()>();
     let spawned = thread::Builder::new()
         .name("sockwright-write".into())
         .spawn(move || {
+            let _alive = writer_alive;
             // Ends when the connection leaves the outbox (the mailbox is dropped).
             while let Some(item) = rx.recv_blocking() {
                 let written = match item {
@@ -141,6 +146,14 @@ fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc
         }
     };
     shared.closed(id, end);
+    // The writer thread ends once it has written what is queued; a peer that stopped
+    // reading would hold it in a socket write for ever (hub frames are queued without
+    // waiting for it), so it gets the close timeout, as on the other runtimes, then the
+    // transport is cut.
+    if let Err(RecvTimeoutError::Timeout) = writer_done.recv_timeout(close_timeout) {
+        debug!(conn = %id, "the peer does not read: dropping what is left to write");
+        ws.abort();
+    }
 }
 
 /// The outbox's way to a std connection: messages through the writer thread's mailbox; hub
