@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn lengths_and_refusals() {
-        let rows: &[(&str, &str, Result<usize, (u16, &str)>)] = &[
+        // (row name, header lines, the length or the refusal's status and words)
+        type Row<'a> = (&'a str, &'a str, Result<usize, (u16, &'a str)>);
+        let rows: &[Row] = &[
             ("plain", "Content-Length: 5\r\n", Ok(5)),
             ("zero", "Content-Length: 0\r\n", Ok(0)),
             ("at the limit", "Content-Length: 100\r\n", Ok(100)),
