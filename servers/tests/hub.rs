@@ -265,7 +265,8 @@ fn flood(addr: SocketAddr) -> Client {
     for i in 0..COUNT {
         let body = numbered(i);
         let (recipients, _) = publish(addr, "?topic=feed", Some("application/octet-stream"), &body);
-        assert_eq!(recipients, 2);
+        // The slow session leaves once it has been closed and its close timeout is over.
+        assert!((1..=2).contains(&recipients), "{recipients} recipients");
         match next_data(&mut reader) {
             Message::Binary(got) => assert!(got == body, "message {i} arrived whole and in order"),
             other => panic!("message {i}: {other:?}"),
