@@ -73,6 +73,14 @@ impl Shared {
         self.flush_left_over()
     }
 
+    /// Writes everything the session has to send, waiting for a thread that is writing to
+    /// finish first (for a thread whose job is writing what others queued).
+    pub(crate) fn flush_blocking(&self) -> Result<(), Error> {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_all_pending(writer)?;
+        self.flush_left_over()
+    }
+
     /// Writes what the session has to send and shuts down the write side once it is
     /// finished, unless another thread is writing: that thread writes these bytes too.
     pub(crate) fn flush(&self) -> Result<(), Error> {
