@@ -324,6 +324,7 @@ fn registration_refusals_table() {
     ];
     let mut hub = Hub::new(HubConfig::default()).unwrap();
     for (registration, error, message) in cases {
+        assert_eq!(hub.check(&registration), Err(error.clone()), "check agrees");
         let got = hub.register(registration).unwrap_err();
         assert_eq!(got, error);
         assert_eq!(got.to_string(), message);
@@ -333,8 +334,10 @@ fn registration_refusals_table() {
     // Sixteen topics, some repeated, are fine.
     let mut sixteen = many[..16].to_vec();
     sixteen.extend(many[..5].iter().cloned());
-    hub.register(Registration::new("ann").with_topics(sixteen))
-        .unwrap();
+    let sixteen = Registration::new("ann").with_topics(sixteen);
+    assert_eq!(hub.check(&sixteen), Ok(()));
+    assert!(hub.is_empty(), "check registers nothing");
+    hub.register(sixteen).unwrap();
 }
 
 #[test]
@@ -344,6 +347,10 @@ fn a_full_hub_refuses_with_503_until_a_session_leaves() {
     let mut hub = Hub::new(config).unwrap();
     let a = hub.register(Registration::new("a")).unwrap();
     hub.register(Registration::new("b")).unwrap();
+    assert_eq!(
+        hub.check(&Registration::new("c")),
+        Err(RegisterError::Full { limit: 2 })
+    );
     let err = hub.register(Registration::new("c")).unwrap_err();
     assert_eq!(err, RegisterError::Full { limit: 2 });
     assert_eq!(err.http_status(), 503);

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use sockwright::frame::{CloseCode, CloseFrame};
 use sockwright::handshake::Request;
@@ -28,6 +29,13 @@ pub trait App: Send + Sync + 'static {
     /// reason if it is not a valid upgrade), [`Route::Reject`] (e.g. `404`), or
     /// [`Route::Respond`] with a plain HTTP response (see [`crate::http`]).
     fn route(&self, request: &Request) -> Route;
+
+    /// Called once by [`Server::start`](crate::Server::start), before the first request,
+    /// with the server's outbox: an app that reaches connections from outside their own
+    /// callbacks (a hub's publish endpoint, answered from [`App::route`]) keeps it.
+    fn on_start(&self, outbox: &Arc<Outbox>) {
+        let _ = outbox;
+    }
 
     /// Connection `conn` was upgraded; `handshake` holds its request (path, query, headers
     /// such as `Name` or `Topic`) and subprotocol.

@@ -13,13 +13,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use sockwright::handshake::OriginPolicy;
+use sockwright::hub::{HubConfig, SlowConsumerPolicy};
 use sockwright_driver::ServerOptions;
 use tracing::level_filters::LevelFilter;
 use tracing::{error, info, warn};
 
-use crate::{echo, open_files, App, RuntimeKind, Server};
+use crate::{echo, hub, open_files, App, RuntimeKind, Server};
 
-/// WebSocket servers on the sockwright core: echo (hub and relay to come), on any of four
+/// WebSocket servers on the sockwright core: echo and hub (relay to come), on any of four
 /// runtimes, with TLS, an origin allow-list, keepalive and graceful shutdown.
 ///
 /// Prints `listening on ADDR` on standard output once bound; logs go to standard error.
@@ -41,6 +42,60 @@ pub enum Command {
     /// WebSocket endpoint at /ws (a plain GET there gets 400 with the reason), `pong` at
     /// /ping, and a test page at / to connect, send and watch messages from a browser.
     Echo(ServeArgs),
+    /// Push / broadcast hub: clients connect to /im?user_id=U[&topic=T]..., backends POST
+    /// to /publish[?topic=T | ?user_id=U].
+    ///
+    /// A client's message goes, with its type, to every session in its topics (the sender
+    /// included; no topic means the default room). Each message is encoded once and shared
+    /// by all its recipients; a recipient whose queue is full (--max-queued) is closed with
+    /// 1013, or skipped with --slow-consumer drop, without holding back the others.
+    /// `Topic` and `Name` headers are accepted too (a relay forwards them). `pong` at /ping,
+    /// a test page at /.
+    Hub(HubArgs),
+}
+
+/// The hub's options, besides every server's.
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Every server's options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// What to do with a session whose outbound queue has no room for a message: close it
+    /// (1013 "slow consumer: outbound queue full"; it may reconnect later) or drop the
+    /// message for it and keep it open.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = SlowConsumer::Close)]
+    pub slow_consumer: SlowConsumer,
+
+    /// Most bytes of messages waiting to be written to one session before it counts as a
+    /// slow consumer; also the largest message that can be published (413 above it). The
+    /// connection's own outbound limit (twice --max-message-size, at least 32MiB) applies
+    /// too; the smaller one wins.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_queued: usize,
+}
+
+/// `--slow-consumer`: the core's [`SlowConsumerPolicy`], by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SlowConsumer {
+    /// Close the session with 1013 (try again later).
+    Close,
+    /// Drop the message for that session; it stays open.
+    Drop,
+}
+
+impl HubArgs {
+    /// The core's hub configuration these arguments ask for; every other field keeps the
+    /// core's default.
+    pub fn hub_config(&self) -> HubConfig {
+        let mut config = HubConfig::default();
+        config.slow_consumer = match self.slow_consumer {
+            SlowConsumer::Close => SlowConsumerPolicy::default(),
+            SlowConsumer::Drop => SlowConsumerPolicy::DropMessage,
+        };
+        config.max_queued_bytes = self.max_queued;
+        config
+    }
 }
 
 /// What every server is configured with.
@@ -161,6 +216,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Echo(args) => serve(Arc::new(echo::Echo), "echo", echo::WS_PATH, &args),
+        Command::Hub(args) => match hub::HubServer::new(args.hub_config()) {
+            Ok(app) => serve(Arc::new(app), "hub", hub::WS_PATH, &args.serve),
+            Err(e) => {
+                eprintln!("sockwright: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -364,7 +426,9 @@ mod tests {
             "1500ms",
         ])
         .unwrap();
-        let Command::Echo(args) = cli.command;
+        let Command::Echo(args) = cli.command else {
+            panic!("echo");
+        };
         assert_eq!(args.runtime, RuntimeKind::Tokio);
         assert_eq!(args.listen, "127.0.0.1:9001");
         let options = args.server_options().unwrap();
@@ -382,9 +446,37 @@ mod tests {
     }
 
     #[test]
+    fn hub_options() {
+        let cli = Cli::try_parse_from(["sockwright", "hub", "--runtime", "mio"]).unwrap();
+        let Command::Hub(args) = cli.command else {
+            panic!("hub");
+        };
+        assert_eq!(args.serve.runtime, RuntimeKind::Mio);
+        assert_eq!(args.hub_config(), HubConfig::default());
+        let cli = Cli::try_parse_from([
+            "sockwright",
+            "hub",
+            "--slow-consumer",
+            "drop",
+            "--max-queued",
+            "64KiB",
+        ])
+        .unwrap();
+        let Command::Hub(args) = cli.command else {
+            panic!("hub");
+        };
+        let config = args.hub_config();
+        assert_eq!(config.slow_consumer, SlowConsumerPolicy::DropMessage);
+        assert_eq!(config.max_queued_bytes, 64 << 10);
+        assert!(Cli::try_parse_from(["sockwright", "hub", "--slow-consumer", "wait"]).is_err());
+    }
+
+    #[test]
     fn the_handshake_timeout_defaults_to_the_library_s_and_is_never_zero() {
         let cli = Cli::try_parse_from(["sockwright", "echo"]).unwrap();
-        let Command::Echo(args) = cli.command;
+        let Command::Echo(args) = cli.command else {
+            panic!("echo");
+        };
         let options = args.server_options().unwrap();
         assert_eq!(
             options.handshake_timeout,

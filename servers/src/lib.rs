@@ -29,6 +29,7 @@ mod app;
 pub mod cli;
 pub mod echo;
 pub mod http;
+pub mod hub;
 pub mod open_files;
 mod outbox;
 mod runner;
@@ -70,7 +71,8 @@ impl Server {
         addr: SocketAddr,
         mut options: ServerOptions,
     ) -> io::Result<Server> {
-        let shared = Arc::new(Shared::new(app, &options));
+        let shared = Arc::new(Shared::new(app.clone(), &options));
+        app.on_start(&shared.outbox);
         let hook = shared.clone();
         options.hook = Some(Arc::new(move |request| hook.route(request)));
         let running = runner::start(runtime, shared.clone(), addr, Arc::new(options))?;

@@ -83,6 +83,12 @@ fn backends() -> Vec<Backend> {
             check: echo_through_nginx,
         })
         .collect();
+    backends.extend(["mio", "tokio"].into_iter().map(|runtime| Backend {
+        location: format!("hub-{runtime}"),
+        command: words(&format!("hub --runtime {runtime}")),
+        directives: "",
+        check: hub_through_nginx,
+    }));
     backends.push(Backend {
         location: "keepalive".into(),
         command: words("echo --ping-interval 300ms"),
@@ -117,6 +123,66 @@ fn echo_through_nginx(proxied: &Proxied<'_>) {
     assert_echoes(&mut wss, "through nginx over TLS", 100_000);
     close_and_get_code_back(&mut wss, 1000, "");
     proxied.server.wait_log("closed 4000");
+}
+
+/// The hub through nginx: a user's message reaches another user in the default room (over
+/// nginx's TLS too), a backend's `POST /publish` reaches both, and `/im` without a user id
+/// gets the hub's 400.
+fn hub_through_nginx(proxied: &Proxied<'_>) {
+    let mut ann = proxied.ws("/im?user_id=ann");
+    let mut bob = proxied.wss("/im?user_id=bob");
+    // Both are registered once each has had its own first message back.
+    read_until(&mut ann.send_text("ann here"), "ann here");
+    read_until(&mut bob.send_text("bob here"), "bob here");
+    ann.send(Message::text("hello bob")).expect("send");
+    assert_eq!(bob.read().expect("read"), Message::text("hello bob"));
+
+    let body = "from the backend";
+    let request = format!(
+        "POST /{}/publish HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        proxied.location,
+        proxied.nginx.addr,
+        body.len()
+    );
+    let reply = http(tcp(proxied.nginx.addr), &request);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("\"recipients\":2"), "{reply}");
+    read_until(&mut ann, body);
+    read_until(&mut bob, body);
+
+    let refused = proxied.get("/im");
+    assert!(
+        refused.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{refused}"
+    );
+    assert!(refused.contains("user_id is required"), "{refused}");
+    close_and_get_code_back(&mut ann, 1000, "");
+    close_and_get_code_back(&mut bob, 1000, "");
+}
+
+/// Reads text messages until `wanted`; the only others allowed are what the hub test sends
+/// before it (the users' first messages, "hello bob").
+fn read_until<S: Read + Write>(ws: &mut WebSocket<S>, wanted: &str) {
+    loop {
+        match ws.read().expect("read") {
+            Message::Text(text) if text.as_str() == wanted => return,
+            Message::Text(text) if text.ends_with(" here") || text.as_str() == "hello bob" => {}
+            other => panic!("waiting for {wanted:?}, got {other:?}"),
+        }
+    }
+}
+
+/// Sends a text message and gives the client back, for chaining.
+trait SendText: Sized {
+    fn send_text(&mut self, text: &str) -> &mut Self;
+}
+
+impl<S: Read + Write> SendText for WebSocket<S> {
+    fn send_text(&mut self, text: &str) -> &mut Self {
+        self.send(Message::text(text)).expect("send");
+        self
+    }
 }
 
 /// A connection with no messages for longer than nginx's `proxy_read_timeout` stays open

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::peers::notice;
 use common::raw;
-use common::watch::{on_runtimes, Process, Watch, MIB, RUNTIMES};
+use common::watch::{on_runtimes, Process, Watch, RUNTIMES};
 use common::{Sockwright, STEP};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 

@@ -20,6 +20,7 @@
 
 #[cfg(feature = "async")]
 pub mod asynch;
+mod body;
 pub mod clock;
 mod error;
 mod message;
@@ -29,6 +30,7 @@ mod session;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use body::BodyHandler;
 pub use error::Error;
 pub use message::Message;
 pub use options::{ClientOptions, RequestHook, Route, ServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};

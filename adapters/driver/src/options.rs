@@ -8,6 +8,8 @@ use std::time::Duration;
 use sockwright::conn::Config;
 use sockwright::handshake::{HandshakeLimits, Rejection, Request, ServerConfig, TokenMode};
 
+use crate::body::BodyHandler;
+
 /// How long a peer may take to complete the upgrade handshake (TLS included) before the
 /// connection is dropped. Ten seconds covers slow mobile links; a slowloris client holding
 /// sockets open gets no longer.
@@ -23,6 +25,21 @@ pub enum Route {
     Reject(Rejection),
     /// Answer it with these raw HTTP response bytes and close (e.g. a status page).
     Respond(Vec<u8>),
+    /// Read the request's body, then answer with the raw HTTP response `respond` gives for
+    /// the request and body, and close (e.g. a backend's `POST /publish`). The body's length
+    /// comes from `Content-Length` and may be at most `limit` bytes; otherwise the request is
+    /// refused as [`request_body_length`] says (`411` without a length or with
+    /// `Transfer-Encoding`, `413` over `limit`, `400` for a bad length). The whole request,
+    /// body included, must arrive within the handshake timeout. Bytes after the body are
+    /// ignored: the connection closes after the response.
+    ///
+    /// [`request_body_length`]: sockwright::handshake::request_body_length
+    Body {
+        /// The most body bytes read; the buffer grows as they arrive, up to this.
+        limit: usize,
+        /// Gives the response.
+        respond: BodyHandler,
+    },
 }
 
 /// Decides, from the complete request head, what to do with a request before it is

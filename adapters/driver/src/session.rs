@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sockwright::conn::{Closed, Connection, Event};
-use sockwright::frame::{CloseCode, CloseFrame};
+use sockwright::frame::{CloseCode, CloseFrame, SharedFrame};
 use sockwright::handshake::{
     validate_request, validate_response, ClientRequest, Parsed, Rejection, Request, RequestParser,
     Response, ResponseParser, WsUrl,
 };
+use sockwright::hub::{self, Delivery, HubConfig};
 
+use crate::body::{BodyHandler, BodyProgress, BodyReader};
 use crate::message::Message;
 use crate::options::{ClientOptions, Route, ServerOptions};
 use crate::random::{random_key, MaskSource};
@@ -83,6 +85,8 @@ enum Phase {
         request: ClientRequest,
         options: Arc<ClientOptions>,
     },
+    /// Server: reading a plain request's body ([`Route::Body`]).
+    ReadingBody(Box<BodyReader>),
     Open(Box<Connection>),
     /// The handshake failed or was answered without an upgrade: only output remains.
     Ended,
@@ -211,12 +215,11 @@ impl Session {
     /// The transport's read side ended (or was reset).
     pub fn handle_eof(&mut self, now: Duration) {
         match &mut self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } => {
-                self.fail(Error::Io(io::Error::new(
+            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => self
+                .fail(Error::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer left during the handshake",
-                )))
-            }
+                ))),
             Phase::Open(conn) => conn.handle_eof(now),
             Phase::Ended => {}
         }
@@ -225,7 +228,7 @@ impl Session {
     /// The time [`Session::poll_timeout`] asked for has come (early calls do nothing).
     pub fn handle_timeout(&mut self, now: Duration) {
         match &mut self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } => {
+            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => {
                 if self.deadline.is_some_and(|at| now >= at) {
                     self.fail(Error::HandshakeTimeout);
                 }
@@ -276,6 +279,11 @@ impl Session {
                     Err(e) => self.fail(Error::Handshake(e)),
                 }
             }
+            Phase::ReadingBody(_) => {
+                if let Phase::ReadingBody(reader) = mem::replace(&mut self.phase, Phase::Ended) {
+                    self.body_progress(reader.feed(bytes));
+                }
+            }
             Phase::Open(conn) => {
                 if let Err(e) = conn.handle_read(now, bytes) {
                     self.record(e.into());
@@ -294,14 +302,9 @@ impl Session {
         let headers = match route {
             Route::Upgrade(headers) => headers,
             Route::Reject(rejection) => return self.refuse(rejection),
-            Route::Respond(response) => {
-                self.head_out.extend_from_slice(&response);
-                self.handshake = Some(Handshake::Server {
-                    request,
-                    subprotocol: None,
-                });
-                self.phase = Phase::Ended;
-                return;
+            Route::Respond(response) => return self.answer(request, &response),
+            Route::Body { limit, respond } => {
+                return self.read_body(request, limit, respond, trailing)
             }
         };
         let accepted = match validate_request(&request, &options.handshake) {
@@ -328,6 +331,32 @@ impl Session {
             Connection::server(options.connection.clone(), now),
             trailing,
         );
+    }
+
+    /// Answers a request with plain HTTP (no upgrade): only the response remains to write.
+    fn answer(&mut self, request: Request, response: &[u8]) {
+        self.head_out.extend_from_slice(response);
+        self.handshake = Some(Handshake::Server {
+            request,
+            subprotocol: None,
+        });
+        self.phase = Phase::Ended;
+    }
+
+    /// [`Route::Body`]: reads the body (with the bytes after the head), within the
+    /// handshake deadline, then answers.
+    fn read_body(&mut self, request: Request, limit: usize, respond: BodyHandler, trailing: &[u8]) {
+        match BodyReader::start(request, limit, respond, trailing) {
+            Ok(progress) => self.body_progress(progress),
+            Err(rejection) => self.refuse(rejection),
+        }
+    }
+
+    fn body_progress(&mut self, progress: BodyProgress) {
+        match progress {
+            BodyProgress::Reading(reader) => self.phase = Phase::ReadingBody(reader),
+            BodyProgress::Done(request, response) => self.answer(request, &response),
+        }
     }
 
     fn open(&mut self, now: Duration, conn: Connection, trailing: &[u8]) {
@@ -382,6 +411,24 @@ impl Session {
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         Ok(self.connection_mut()?.send_binary(data)?)
+    }
+
+    /// Queues a server frame encoded once for many connections (a broadcast): the same bytes,
+    /// shared, not encoded again. Servers only; it counts against the outbound limit.
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), Error> {
+        Ok(self.connection_mut()?.send_shared(frame)?)
+    }
+
+    /// Queues a hub's frame with the hub's slow-consumer policy, as the core's
+    /// [`hub::deliver`] decides: queued if the connection has room under
+    /// [`HubConfig::max_queued_bytes`] (and its own outbound limit), otherwise closed with the
+    /// policy's code or dropped. Never waits; [`Delivery::Gone`] before the handshake is done
+    /// or once the connection is closing.
+    pub fn deliver_shared(&mut self, config: &HubConfig, frame: &SharedFrame) -> Delivery {
+        match &mut self.phase {
+            Phase::Open(conn) => hub::deliver(config, frame, conn),
+            _ => Delivery::Gone,
+        }
     }
 
     /// Starts the close handshake (idempotent).
@@ -498,7 +545,9 @@ impl Session {
     /// When [`Session::handle_timeout`] should be called next, on the clock `now` is read from.
     pub fn poll_timeout(&self) -> Option<Duration> {
         match &self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } => self.deadline,
+            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => {
+                self.deadline
+            }
             Phase::Open(conn) => conn.poll_timeout(),
             Phase::Ended => None,
         }

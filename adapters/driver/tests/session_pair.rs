@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockwright::frame::CloseCode;
+use sockwright::frame::{CloseCode, SharedFrame};
 use sockwright::handshake::{Rejection, WsUrl};
+use sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::{
     ClientOptions, Error, Message, Route, ServerOptions, Session, SessionEvent,
 };
@@ -241,4 +242,49 @@ fn frames_sent_right_behind_the_request_are_not_lost() {
 fn commands_before_the_handshake_are_refused() {
     let mut server = Session::server(Default::default(), Duration::ZERO);
     assert!(matches!(server.send_text("x"), Err(Error::NotOpen)));
+}
+
+#[test]
+fn hub_frames_are_shared_and_get_the_slow_consumer_policy() {
+    let mut pair = Pair::new("ws://localhost/im", Default::default(), Default::default());
+    let mut config = HubConfig::default();
+    config.max_queued_bytes = 3000;
+    let frame = SharedFrame::binary(&[1; 1200]);
+    assert_eq!(
+        pair.server.deliver_shared(&config, &frame),
+        Delivery::Gone,
+        "not before the handshake"
+    );
+    pair.drive();
+    assert_eq!(
+        pair.server.deliver_shared(&config, &frame),
+        Delivery::Queued
+    );
+    pair.drive();
+    assert_eq!(
+        messages(&pair.client_events),
+        [Message::Binary(vec![1; 1200].into())]
+    );
+    // Nothing written meanwhile: the third frame does not fit and the policy closes.
+    assert_eq!(
+        pair.server.deliver_shared(&config, &frame),
+        Delivery::Queued
+    );
+    assert_eq!(
+        pair.server.deliver_shared(&config, &frame),
+        Delivery::Queued
+    );
+    assert_eq!(
+        pair.server.deliver_shared(&config, &frame),
+        Delivery::Closed
+    );
+    assert_eq!(pair.server.deliver_shared(&config, &frame), Delivery::Gone);
+    pair.drive();
+    assert_eq!(messages(&pair.client_events).len(), 3);
+    let Some(Ok(SessionEvent::Closed(closed))) = pair.client_events.last() else {
+        panic!("no close: {:?}", pair.client_events);
+    };
+    assert_eq!(closed.code, CloseCode::TRY_AGAIN_LATER);
+    // A client cannot send a server's shared frame.
+    assert!(pair.client.send_shared(&frame).is_err());
 }

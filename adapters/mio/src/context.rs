@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sockwright_driver::sockwright::frame::CloseCode;
+use sockwright_driver::sockwright::frame::{CloseCode, SharedFrame};
 use sockwright_driver::sockwright::handshake::WsUrl;
+use sockwright_driver::sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::{ClientOptions, Error, Handshake, Message};
 
 use crate::handle::{resolve, LoopHandle};
@@ -55,6 +56,20 @@ impl<'a> Context<'a> {
     pub fn send_binary(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
         self.reactor
             .command(id, |session| session.send_binary(data))
+    }
+
+    /// Queues a hub's frame, encoded once for every recipient, on `id` with the hub's
+    /// slow-consumer policy, as the core's
+    /// [`hub::deliver`](sockwright_driver::sockwright::hub::deliver) decides: queued if the
+    /// connection has room under the hub's `max_queued_bytes`, otherwise closed with the
+    /// policy's code or dropped. Never waits and never asks for `on_writable`.
+    pub fn deliver_shared(
+        &mut self,
+        id: ConnId,
+        config: &HubConfig,
+        frame: &SharedFrame,
+    ) -> Delivery {
+        self.reactor.deliver_shared(id, config, frame)
     }
 
     /// Starts the close handshake of `id` (idempotent). The handler hears `on_close` when it

@@ -361,6 +361,9 @@ impl<H: Handler> EventLoop<H> {
                         (None, Ok(())) => {}
                     }
                 }
+                Command::DeliverShared { id, frame, config } => {
+                    let _ = self.reactor.deliver_shared(id, &config, &frame);
+                }
                 Command::Connect {
                     url,
                     addrs,

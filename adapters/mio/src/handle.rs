@@ -8,8 +8,9 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};
 
 use mio::Waker;
-use sockwright_driver::sockwright::frame::{CloseCode, CloseFrame};
+use sockwright_driver::sockwright::frame::{CloseCode, CloseFrame, SharedFrame};
 use sockwright_driver::sockwright::handshake::WsUrl;
+use sockwright_driver::sockwright::hub::HubConfig;
 use sockwright_driver::{ClientOptions, Error, Message, ServerOptions};
 
 use crate::handler::ConnId;
@@ -25,6 +26,12 @@ pub(crate) enum Command {
         id: ConnId,
         message: Message,
         reply: Option<Sender<Result<(), Refused>>>,
+    },
+    /// Queue a hub's frame on `id` with the hub's slow-consumer policy.
+    DeliverShared {
+        id: ConnId,
+        frame: SharedFrame,
+        config: Arc<HubConfig>,
     },
     /// Start a client connection to one of `addrs` (resolved by the caller).
     Connect {
@@ -92,6 +99,19 @@ impl LoopHandle {
             message: message.into(),
             reply: None,
         })
+    }
+
+    /// Queues a hub's frame for connection `id`, as
+    /// [`Context::deliver_shared`](crate::Context::deliver_shared) does on the loop: the
+    /// slow-consumer policy applies there, when the loop takes the command, so a connection
+    /// found full then is closed or skipped as the policy says, and nothing is handed back.
+    pub fn deliver_shared(
+        &self,
+        id: ConnId,
+        config: Arc<HubConfig>,
+        frame: SharedFrame,
+    ) -> Result<(), Error> {
+        self.command(Command::DeliverShared { id, frame, config })
     }
 
     /// Starts the close handshake of connection `id` with `code` and `reason`.

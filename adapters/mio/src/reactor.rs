@@ -12,7 +12,9 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Poll, Token, Waker};
 use sockwright_driver::sockwright::conn::SendError;
+use sockwright_driver::sockwright::frame::SharedFrame;
 use sockwright_driver::sockwright::handshake::WsUrl;
+use sockwright_driver::sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::{clock, ClientOptions, Error, Message, ServerOptions, Session};
 
 use crate::conn::{interest, Conn, Slab};
@@ -270,6 +272,21 @@ impl Reactor {
         }
         self.mark(id);
         result
+    }
+
+    /// Queues a hub's frame on `id` with the hub's slow-consumer policy (the core decides).
+    pub(crate) fn deliver_shared(
+        &mut self,
+        id: ConnId,
+        config: &HubConfig,
+        frame: &SharedFrame,
+    ) -> Delivery {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return Delivery::Gone;
+        };
+        let delivery = conn.session.deliver_shared(config, frame);
+        self.mark(id);
+        delivery
     }
 
     /// Sends `message` without taking it (so that a refused one can be handed back).

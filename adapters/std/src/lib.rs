@@ -62,6 +62,14 @@
 //! connection failed), its last bytes are written and the socket's write side is shut down.
 //! The socket closes when the [`WebSocket`] and every [`Sender`] are dropped. Dropping them
 //! without a close sends no close frame: the peer sees the transport end (1006).
+//! [`WebSocket::abort`] cuts the transport at once, which frees a sender blocked writing to a
+//! peer that no longer reads.
+//!
+//! # Broadcasting
+//!
+//! [`Sender::queue`] and [`Sender::deliver_shared`] (a hub's frame, with its slow-consumer
+//! policy) queue without writing and never wait; [`Sender::flush`] writes, from a thread
+//! that may block.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

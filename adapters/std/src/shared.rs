@@ -109,6 +109,14 @@ impl Shared {
         self.flush_left_over()
     }
 
+    /// Writes everything the session has to send, waiting for a thread that is writing to
+    /// finish first (for a thread whose job is writing what others queued).
+    pub(crate) fn flush_blocking(&self) -> Result<(), Error> {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_all_pending(writer)?;
+        self.flush_left_over()
+    }
+
     /// The reader's flush: writes what the session has to send, as much as fits without
     /// waiting, and shuts down the write side once it is finished and written; unless another
     /// thread is writing, which writes these bytes too. See [`Shared::output_blocked`].

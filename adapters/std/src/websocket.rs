@@ -7,7 +7,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockwright_driver::sockwright::frame::CloseCode;
+use sockwright_driver::sockwright::frame::{CloseCode, SharedFrame};
+use sockwright_driver::sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::{clock, Error, Handshake, Message, Session, SessionEvent};
 
 use crate::ready::{self, Ready};
@@ -83,6 +84,15 @@ impl WebSocket {
     /// is written. Keep reading to see the peer's reply as the final `Close`. Idempotent.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.shared.send(|session| session.close(code, reason))
+    }
+
+    /// Ends the transport at once, both ways, without a close handshake: a send blocked in a
+    /// socket write fails, and reading ends. For a peer that has stopped reading: once the
+    /// connection is over (its close timeout passed), nothing else frees a thread blocked
+    /// writing to it, as the peer's TCP window stays shut.
+    pub fn abort(&self) {
+        self.shared.write_closed_by_reader();
+        let _ = self.stream.shutdown(Shutdown::Both);
     }
 
     /// A handle that sends on this connection from another thread.
@@ -265,6 +275,31 @@ impl Sender {
     /// Whether messages may still be sent (no close has been sent, no failure).
     pub fn is_open(&self) -> bool {
         self.shared.session().is_open()
+    }
+
+    /// Queues a message without writing it and without waiting: fails with
+    /// [`SendError::OutboundFull`](sockwright_driver::sockwright::conn::SendError) when the
+    /// outbound queue has no room (a close is always taken). The bytes are written by the
+    /// next [`Sender::flush`] or send, or by the reader after its next input. For a thread
+    /// that must never block on a peer (a broadcaster), with another thread that flushes.
+    pub fn queue(&self, message: impl Into<Message>) -> Result<(), Error> {
+        self.shared.session().send(message.into())
+    }
+
+    /// Queues a hub's frame with the hub's slow-consumer policy, without writing it and
+    /// without waiting, as the core's `hub::deliver` decides (see
+    /// [`Session::deliver_shared`](sockwright_driver::Session::deliver_shared)): the same
+    /// encoded bytes for every recipient; a connection whose queue has no room is closed
+    /// with the policy's code, or the frame is dropped for it. Written as for
+    /// [`Sender::queue`].
+    pub fn deliver_shared(&self, config: &HubConfig, frame: &SharedFrame) -> Delivery {
+        self.shared.session().deliver_shared(config, frame)
+    }
+
+    /// Writes everything queued and returns once it is on the socket, waiting first for any
+    /// other thread that is writing.
+    pub fn flush(&self) -> Result<(), Error> {
+        self.shared.flush_blocking()
     }
 }
 

@@ -29,6 +29,7 @@
 //! ```
 
 mod accept_key;
+mod body;
 mod client;
 mod fields;
 mod head;
@@ -40,6 +41,7 @@ mod url;
 use alloc::vec::Vec;
 
 pub use accept_key::accept_key;
+pub use body::request_body_length;
 pub use client::{
     validate_response, ClientAccepted, ClientHandshakeError, ClientRequest, Response,
     ResponseParser,

@@ -193,41 +193,55 @@ impl Hub {
 
     // ----- sessions -----
 
+    /// Whether [`Hub::register`] would accept `registration` now, registering nothing: for a
+    /// server that refuses a bad registration (400) or a full hub (503) before it upgrades
+    /// the connection, with [`RegisterError::http_status`] and the error's text as reason.
+    pub fn check(&self, registration: &Registration) -> Result<(), RegisterError> {
+        let limit = self.config.max_id_len;
+        check_id(Field::UserId, &registration.user_id, limit)?;
+        if let Some(name) = registration.name.as_deref().filter(|name| !name.is_empty()) {
+            check_id(Field::Name, name, limit)?;
+        }
+        for topic in &registration.topics {
+            check_id(Field::Topic, topic, limit)?;
+        }
+        let mut distinct: Vec<&str> = registration.topics.iter().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let max_topics = self.config.max_topics_per_session;
+        if distinct.len() > max_topics {
+            return Err(RegisterError::TooManyTopics {
+                count: distinct.len(),
+                limit: max_topics,
+            });
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(RegisterError::Full {
+                limit: self.config.max_sessions,
+            });
+        }
+        Ok(())
+    }
+
     /// Registers a session. Fails, registering nothing, on an empty, overlong or control
-    /// character-bearing user id, name or topic, on too many topics, or when the hub is full.
+    /// character-bearing user id, name or topic, on too many topics, or when the hub is full
+    /// (see [`Hub::check`]).
     pub fn register(&mut self, registration: Registration) -> Result<Handle, RegisterError> {
+        self.check(&registration)?;
         let Registration {
             user_id,
             name,
             mut topics,
         } = registration;
-        let limit = self.config.max_id_len;
-        check_id(Field::UserId, &user_id, limit)?;
         let name = name.filter(|name| !name.is_empty());
-        if let Some(name) = &name {
-            check_id(Field::Name, name, limit)?;
-        }
-        for topic in &topics {
-            check_id(Field::Topic, topic, limit)?;
-        }
         topics.sort_unstable();
         topics.dedup();
-        let max_topics = self.config.max_topics_per_session;
-        if topics.len() > max_topics {
-            return Err(RegisterError::TooManyTopics {
-                count: topics.len(),
-                limit: max_topics,
-            });
-        }
         if topics.is_empty() {
             topics.push(String::from(&*self.config.default_topic));
         }
         let full = RegisterError::Full {
             limit: self.config.max_sessions,
         };
-        if self.sessions.len() >= self.config.max_sessions {
-            return Err(full);
-        }
         let session = Session {
             user_id,
             name,

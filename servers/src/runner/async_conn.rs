@@ -23,12 +23,12 @@ use tracing::debug;
 
 use super::shared::Shared;
 use crate::app::{kind, Conn, End, Reply};
-use crate::outbox::Mailbox;
+use crate::outbox::{Mailbox, Outgoing};
 
 /// What woke the connection's task.
 enum Next {
-    /// A message from the outbox, to write.
-    Outbox(Message),
+    /// A message or hub frame from the outbox, to write.
+    Outbox(Outgoing),
     /// An item from the reader (`None` once the connection is over).
     Read(Option<Result<Message, Error>>),
 }
@@ -58,7 +58,16 @@ pub(crate) async fn serve(
         })
         .await;
         match next {
-            Next::Outbox(message) => write(&mut writer, message).await,
+            Next::Outbox(Outgoing::Message(message)) => write(&mut writer, message).await,
+            Next::Outbox(Outgoing::Shared(frame, config)) => {
+                // The driver task applies the hub's policy; an error means the connection
+                // is over, which the reader reports.
+                if let Err(e) = writer.deliver_shared(config, frame).await {
+                    debug!("hub frame not delivered: {e}");
+                }
+            }
+            // Only the std runner's publishers queue into the connection directly.
+            Next::Outbox(Outgoing::Flush) => {}
             Next::Read(Some(Ok(Message::Close(frame)))) => break End::Closed(frame),
             Next::Read(Some(Ok(message))) if message.is_data() => {
                 {

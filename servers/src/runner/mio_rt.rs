@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::thread;
 
 use sockwright::conn::{Closed, SendError};
+use sockwright::frame::SharedFrame;
+use sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::{Error, Handshake, Message, ServerOptions};
 use sockwright_mio::{ConnId as LoopConnId, Context, Handler, LoopHandle, Server, ServerHandle};
 use tracing::debug;
@@ -222,6 +224,18 @@ impl Peer for LoopPeer {
             debug!("outbox message not sent: {e}");
         }
         Ok(())
+    }
+
+    fn deliver_shared(&self, frame: &SharedFrame, config: &Arc<HubConfig>) -> Delivery {
+        // The loop applies the hub's policy when it takes the frame: a connection found
+        // full then is closed or skipped there, as the policy says.
+        match self
+            .handle
+            .deliver_shared(self.lid, config.clone(), frame.clone())
+        {
+            Ok(()) => Delivery::Queued,
+            Err(_) => Delivery::Gone,
+        }
     }
 }
 

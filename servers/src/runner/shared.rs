@@ -17,7 +17,7 @@ use crate::outbox::{Outbox, Peer};
 /// The app, the outbox and the shutdown flag, shared by a runner's threads and tasks.
 pub(crate) struct Shared {
     pub(crate) app: Arc<dyn App>,
-    pub(crate) outbox: Outbox,
+    pub(crate) outbox: Arc<Outbox>,
     /// The most bytes of outbox messages that wait for one connection (its
     /// `max_outbound_bytes`).
     pub(crate) mailbox_limit: usize,
@@ -28,7 +28,7 @@ impl Shared {
     pub(crate) fn new(app: Arc<dyn App>, options: &ServerOptions) -> Shared {
         Shared {
             app,
-            outbox: Outbox::default(),
+            outbox: Arc::default(),
             mailbox_limit: options.connection.max_outbound_bytes,
             shutting_down: AtomicBool::new(false),
         }

@@ -4,14 +4,19 @@
 //!
 //! Replies from the connection's own callbacks are sent from its reading thread with the
 //! adapter's blocking send, so a peer that does not read stops being read (backpressure).
+//! Hub frames are queued in the connection by the publishing thread itself, with the hub's
+//! slow-consumer policy (it never blocks there), and written by the writer thread.
 
 use std::io::{self, ErrorKind};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use sockwright::frame::SharedFrame;
+use sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::{Error, Message, ServerOptions};
 use sockwright_std::Sender;
 use tracing::{debug, warn};
@@ -19,7 +24,7 @@ use tracing::{debug, warn};
 use super::shared::Shared;
 use super::{Running, ACCEPT_BACKOFF};
 use crate::app::{Conn, End, Reply};
-use crate::outbox::Mailbox;
+use crate::outbox::{Mailbox, Outgoing, Peer, Undelivered};
 
 /// How long stopping waits to connect to its own listener to wake the accept thread.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -82,13 +87,18 @@ fn accept_loop(
 
 /// One connection, on its own thread: handshake, then read until it ends.
 fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc<ServerOptions>) {
+    let close_timeout = options.connection.close_timeout;
     let mut ws = match sockwright_std::accept(stream, options) {
         Ok(ws) => ws,
         Err(e) => return shared.not_upgraded(peer, &e),
     };
     let (mailbox, mut rx) = Mailbox::new(shared.mailbox_limit);
     let handshake = ws.handshake().clone();
-    let id = shared.opened(peer, &handshake, Arc::new(mailbox));
+    let outbound = StdPeer {
+        mailbox,
+        sender: ws.sender(),
+    };
+    let id = shared.opened(peer, &handshake, Arc::new(outbound));
     let mut reply = BlockingReply(ws.sender());
     shared.app.on_open(
         &mut Conn::new(id, peer, &mut reply, &shared.outbox),
@@ -97,12 +107,23 @@ fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc
     // Started after on_open, so that the outbox's messages (queued meanwhile) follow its
     // replies, as on the other runtimes.
     let writer = ws.sender();
+    // Dropped as the writer thread ends.
+    let (writer_alive, writer_done) = mpsc::channel::<()>();
     let spawned = thread::Builder::new()
         .name("sockwright-write".into())
         .spawn(move || {
+            let _alive = writer_alive;
             // Ends when the connection leaves the outbox (the mailbox is dropped).
-            while let Some(message) = rx.recv_blocking() {
-                if let Err(e) = writer.send(message) {
+            while let Some(item) = rx.recv_blocking() {
+                let written = match item {
+                    Outgoing::Message(message) => writer.send(message),
+                    Outgoing::Shared(frame, config) => {
+                        let _ = writer.deliver_shared(&config, &frame);
+                        writer.flush()
+                    }
+                    Outgoing::Flush => writer.flush(),
+                };
+                if let Err(e) = written {
                     debug!("outbox message not sent: {e}");
                 }
             }
@@ -125,6 +146,37 @@ fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, options: Arc
         }
     };
     shared.closed(id, end);
+    // The writer thread ends once it has written what is queued; a peer that stopped
+    // reading would hold it in a socket write for ever (hub frames are queued without
+    // waiting for it), so it gets the close timeout, as on the other runtimes, then the
+    // transport is cut.
+    if let Err(RecvTimeoutError::Timeout) = writer_done.recv_timeout(close_timeout) {
+        debug!(conn = %id, "the peer does not read: dropping what is left to write");
+        ws.abort();
+    }
+}
+
+/// The outbox's way to a std connection: messages through the writer thread's mailbox; hub
+/// frames queued in the connection at once (the core applies the policy under the
+/// session's lock, which is never held across a socket write), then written by the writer
+/// thread, so that a publisher never waits for a slow peer.
+struct StdPeer {
+    mailbox: Mailbox,
+    sender: Sender,
+}
+
+impl Peer for StdPeer {
+    fn deliver(&self, message: Message) -> Result<(), Undelivered> {
+        self.mailbox.deliver(message)
+    }
+
+    fn deliver_shared(&self, frame: &SharedFrame, config: &Arc<HubConfig>) -> Delivery {
+        let delivery = self.sender.deliver_shared(config, frame);
+        if matches!(delivery, Delivery::Queued | Delivery::Closed) {
+            self.mailbox.wake_writer();
+        }
+        delivery
+    }
 }
 
 /// Replies with the adapter's blocking send, on the reading thread.

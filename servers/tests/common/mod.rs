@@ -42,6 +42,13 @@ impl Sockwright {
         Sockwright::start(&command)
     }
 
+    /// Starts `sockwright hub --listen 127.0.0.1:0 ARGS...` and waits for its
+    /// `listening on ADDR` line.
+    pub fn hub(args: &[&str]) -> Sockwright {
+        let command: Vec<&str> = ["hub"].iter().chain(args).copied().collect();
+        Sockwright::start(&command)
+    }
+
     /// Starts `sockwright COMMAND... --listen 127.0.0.1:0` (the subcommand first, e.g.
     /// `["echo", "--runtime", "mio"]`) and waits for its `listening on ADDR` line.
     pub fn start(command: &[&str]) -> Sockwright {
@@ -208,6 +215,27 @@ pub fn http<S: Read + Write>(mut stream: S, request: &str) -> String {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
         Err(e) => panic!("reading the response: {e}"),
     }
+    String::from_utf8(response).expect("a UTF-8 response")
+}
+
+/// `POST path` on `addr` over plain TCP with `body` (and a `Content-Type` if given); the
+/// whole response.
+pub fn post(addr: SocketAddr, path: &str, content_type: Option<&str>, body: &[u8]) -> String {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(content_type) = content_type {
+        request.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut stream = tcp(addr);
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("read the response");
     String::from_utf8(response).expect("a UTF-8 response")
 }
 

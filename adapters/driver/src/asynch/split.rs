@@ -4,12 +4,15 @@
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_channel::{mpsc, oneshot};
 use futures_core::Stream;
 use futures_sink::Sink;
 use sockwright::conn::SendError;
+use sockwright::frame::SharedFrame;
+use sockwright::hub::HubConfig;
 
 use super::stream::WebSocketStream;
 use super::{AsyncTimer, AsyncTransport, Runtime};
@@ -21,6 +24,16 @@ use crate::{clock, Error, Message};
 pub const READER_QUEUE: usize = 4;
 
 type Item = Result<Message, Error>;
+
+/// What the [`Writer`] hands the driver task.
+enum Outgoing {
+    Message(Message),
+    /// A hub's frame, queued with its slow-consumer policy ([`Writer::deliver_shared`]).
+    Shared {
+        frame: SharedFrame,
+        config: Arc<HubConfig>,
+    },
+}
 
 /// The receiving half of a split connection: a [`Stream`] of the same items as
 /// [`WebSocketStream`] (messages, the final `Close`, or the error once, then `None`).
@@ -57,7 +70,7 @@ pub struct Reader {
 /// (the peer's reply arrives on the reader); a connection that has already ended closes
 /// without error.
 pub struct Writer {
-    messages: mpsc::Sender<Message>,
+    messages: mpsc::Sender<Outgoing>,
     refusals: mpsc::UnboundedReceiver<Error>,
     close_sent: bool,
 }
@@ -104,7 +117,7 @@ struct Driver<T, R: Runtime> {
     /// Cancelled when the reader is dropped; `None` once it is.
     reader: Option<oneshot::Sender<()>>,
     /// `None` once the writer is gone or the connection can send no more.
-    messages: Option<mpsc::Receiver<Message>>,
+    messages: Option<mpsc::Receiver<Outgoing>>,
     /// Refusals of the writer's messages; each answers one message, so at most one or two
     /// are ever queued.
     refusals: mpsc::UnboundedSender<Error>,
@@ -142,11 +155,17 @@ impl<T: AsyncTransport, R: Runtime> Driver<T, R> {
         let mut progress = false;
         match Pin::new(&mut self.ws).poll_ready(cx) {
             Poll::Ready(Ok(())) => match Pin::new(messages).poll_next(cx) {
-                Poll::Ready(Some(message)) => {
+                Poll::Ready(Some(Outgoing::Message(message))) => {
                     progress = true;
                     if let Err(e) = Pin::new(&mut self.ws).start_send(message) {
                         let _ = self.refusals.unbounded_send(e);
                     }
+                }
+                Poll::Ready(Some(Outgoing::Shared { frame, config })) => {
+                    progress = true;
+                    // Dropped or closed by the policy is no error of the writer's: the
+                    // connection's end, if it comes to that, is reported by the reader.
+                    let _ = self.ws.deliver_shared(&config, &frame);
                 }
                 Poll::Ready(None) => {
                     progress = true;
@@ -260,7 +279,22 @@ impl Writer {
     /// handed to the task.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         poll_fn(|cx| self.poll_ready_send(cx)).await?;
-        self.hand_over(message.into())?;
+        self.hand_over(Outgoing::Message(message.into()))?;
+        poll_fn(|cx| self.poll_flush_sent(cx)).await
+    }
+
+    /// Queues a hub's frame, encoded once for every recipient, with the hub's slow-consumer
+    /// policy ([`WebSocketStream::deliver_shared`]): waits until the driver task can take it
+    /// (as for [`Writer::send`]) but not for room in the outbound queue, since the policy
+    /// decides what happens when there is none. Fails with [`SendError::Closed`] once the
+    /// connection has ended.
+    pub async fn deliver_shared(
+        &mut self,
+        config: Arc<HubConfig>,
+        frame: SharedFrame,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_ready_send(cx)).await?;
+        self.hand_over(Outgoing::Shared { frame, config })?;
         poll_fn(|cx| self.poll_flush_sent(cx)).await
     }
 
@@ -287,9 +321,9 @@ impl Writer {
         }
     }
 
-    fn hand_over(&mut self, message: Message) -> Result<(), Error> {
+    fn hand_over(&mut self, item: Outgoing) -> Result<(), Error> {
         self.messages
-            .start_send(message)
+            .start_send(item)
             .map_err(|_| Error::Send(SendError::Closed))
     }
 
@@ -308,7 +342,7 @@ impl Writer {
             match ready!(self.poll_ready_send(cx)) {
                 Ok(()) => {
                     self.close_sent = true;
-                    match self.hand_over(Message::Close(None)) {
+                    match self.hand_over(Outgoing::Message(Message::Close(None))) {
                         Ok(()) => ready!(self.poll_flush_sent(cx)),
                         Err(e) => Err(e),
                     }
@@ -332,7 +366,7 @@ impl Sink<Message> for Writer {
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.get_mut().hand_over(message)
+        self.get_mut().hand_over(Outgoing::Message(message))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -10,6 +10,8 @@ use std::time::Duration;
 use futures_core::Stream;
 use futures_sink::Sink;
 use sockwright::conn::SendError;
+use sockwright::frame::SharedFrame;
+use sockwright::hub::{Delivery, HubConfig};
 
 use super::io::{Conn, READS_PER_POLL};
 use super::{AsyncTransport, Runtime};
@@ -104,6 +106,16 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
         poll_fn(|cx| self.poll_ready_send(cx)).await?;
         self.queue(message.into())?;
         self.flush().await
+    }
+
+    /// Queues a hub's frame with the hub's slow-consumer policy, as the core's
+    /// [`hub::deliver`](sockwright::hub::deliver) decides (see
+    /// [`Session::deliver_shared`]), without waiting: the frame is written by the next
+    /// `send`, `flush`, `close` or `recv`. It goes behind everything in the session's queue;
+    /// a message the sink is still holding for room (`start_send` without `poll_ready`) is
+    /// not in it yet.
+    pub fn deliver_shared(&mut self, config: &HubConfig, frame: &SharedFrame) -> Delivery {
+        self.conn.session.deliver_shared(config, frame)
     }
 
     /// Writes everything queued. Cancel safe.
