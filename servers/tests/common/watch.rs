@@ -169,13 +169,25 @@ impl Watch {
     /// `allowance` bytes above what it uses now; `label` names the attack and runtime in
     /// messages. The talkers are connected before this returns.
     pub fn start(server: &Sockwright, label: &str, allowance: u64) -> Watch {
+        Watch::start_on(server, label, allowance, |_| "/ws".to_owned())
+    }
+
+    /// [`Watch::start`] on a server whose WebSocket path depends on the client, e.g. a hub:
+    /// `path(name)` is where the client called `name` (`probe-N`, `talker-T`) connects; each
+    /// message sent there must come back to its sender alone.
+    pub fn start_on(
+        server: &Sockwright,
+        label: &str,
+        allowance: u64,
+        path: fn(&str) -> String,
+    ) -> Watch {
         let addr = server.addr;
         let process = Process::of(server);
         // Warm up: the first connection allocates what every later one reuses.
-        probe(addr, 0).unwrap_or_else(|e| panic!("{label}: the warm-up echo failed: {e}"));
+        probe(addr, path, 0).unwrap_or_else(|e| panic!("{label}: the warm-up echo failed: {e}"));
         let talkers: Vec<_> = (0..TALKERS)
             .map(|t| {
-                ws(addr, "/ws", None)
+                ws(addr, &path(&format!("talker-{t}")), None)
                     .unwrap_or_else(|e| panic!("{label}: talker {t} cannot connect: {e}"))
             })
             .collect();
@@ -197,7 +209,7 @@ impl Watch {
                 let mut n = 0;
                 loop {
                     n += 1;
-                    probe(addr, n).map_err(|e| format!("probe {n}: {e}"))?;
+                    probe(addr, path, n).map_err(|e| format!("probe {n}: {e}"))?;
                     if stop.load(Ordering::Acquire) {
                         return Ok(n);
                     }
@@ -313,8 +325,9 @@ fn join<T>(handle: JoinHandle<Result<T, String>>) -> Result<T, String> {
 }
 
 /// A fresh connection: one echo round trip, then a clean close.
-fn probe(addr: SocketAddr, n: u32) -> Result<(), String> {
-    let mut client = ws(addr, "/ws", None).map_err(|e| format!("connect: {e}"))?;
+fn probe(addr: SocketAddr, path: fn(&str) -> String, n: u32) -> Result<(), String> {
+    let mut client =
+        ws(addr, &path(&format!("probe-{n}")), None).map_err(|e| format!("connect: {e}"))?;
     let text = format!("probe {n}");
     client
         .send(Message::text(text.clone()))
