@@ -12,14 +12,16 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use sockwright::handshake::OriginPolicy;
+use sockwright::handshake::{OriginPolicy, WsUrl};
+use sockwright::relay::RelayConfig;
 use sockwright_driver::ServerOptions;
 use tracing::level_filters::LevelFilter;
 use tracing::{error, info, warn};
 
+use crate::relay::{self, RelayOptions};
 use crate::{echo, App, RuntimeKind, Server};
 
-/// WebSocket servers on the sockwright core: echo (hub and relay to come), on any of four
+/// WebSocket servers on the sockwright core: echo and relay (hub to come), on any of four
 /// runtimes, with TLS, an origin allow-list, keepalive and graceful shutdown.
 ///
 /// Prints `listening on ADDR` on standard output once bound; logs go to standard error.
@@ -41,6 +43,85 @@ pub enum Command {
     /// WebSocket endpoint at /ws (a plain GET there gets 400 with the reason), `pong` at
     /// /ping, and a test page at / to connect, send and watch messages from a browser.
     Echo(ServeArgs),
+    /// Relay (reverse proxy): each route's WebSocket connections go on to its upstream.
+    ///
+    /// `--route /chat=ws://127.0.0.1:9001/ws` relays /chat to that upstream (wss:// too):
+    /// the client's request is forwarded with Name, Topic and --forward-header headers and
+    /// X-Forwarded-For, the upstream's 101 is passed back (subprotocol, headers), messages
+    /// cross with their type and closes with their code. An upstream that refuses or cannot
+    /// be reached gives the client 502 with the reason; one lost mid-stream, a 1011 or 1014
+    /// close. `pong` at /ping, a test page at / (for the first route).
+    Relay(RelayArgs),
+}
+
+/// The relay's options, besides the common ones.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Relay requests to PATH to the upstream URL (ws:// or wss://), e.g.
+    /// `/chat=ws://127.0.0.1:9001/ws`; repeat for more routes. The client's query is appended
+    /// to the URL's.
+    #[arg(long = "route", value_name = "PATH=URL", required = true, value_parser = relay::parse_route)]
+    pub routes: Vec<(String, WsUrl)>,
+
+    /// Trust the CA certificates in this PEM file for wss:// upstreams (e.g. a private CA)
+    /// instead of the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// Forward this request header to the upstream too (repeat for more). Name and Topic
+    /// always are; hop-by-hop headers never are.
+    #[arg(long = "forward-header", value_name = "NAME")]
+    pub forward_headers: Vec<String>,
+
+    /// How long an upstream has to accept the TCP (and TLS) connection and answer the
+    /// handshake before the client gets 502.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// The common server options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl RelayArgs {
+    /// The relay settings these arguments ask for. Reads `--upstream-ca`, or loads the
+    /// system's roots when a route is wss:// and no CA is given.
+    pub fn relay_options(&self) -> Result<RelayOptions, String> {
+        for (n, (path, _)) in self.routes.iter().enumerate() {
+            if self.routes[..n].iter().any(|(p, _)| p == path) {
+                return Err(format!("--route {path} is given twice"));
+            }
+        }
+        let mut config = RelayConfig::default();
+        for name in &self.forward_headers {
+            if !config.forward_headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                config.forward_headers.push(name.clone());
+            }
+        }
+        config
+            .check()
+            .map_err(|e| format!("--forward-header {e}"))?;
+        config.upstream_timeout = self.upstream_timeout;
+        let upstream_tls = match &self.upstream_ca {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("cannot read --upstream-ca {}: {e}", path.display()))?;
+                let config = sockwright_driver::tls::client_config_with_roots(&pem)
+                    .map_err(|e| format!("--upstream-ca {}: {e}", path.display()))?;
+                Some(config)
+            }
+            None if self.routes.iter().any(|(_, url)| url.is_secure()) => Some(
+                sockwright_driver::tls::client_config()
+                    .map_err(|e| format!("wss:// routes: {e}; or give --upstream-ca"))?,
+            ),
+            None => None,
+        };
+        Ok(RelayOptions {
+            routes: self.routes.clone(),
+            config,
+            upstream_tls,
+        })
+    }
 }
 
 /// What every server is configured with.
@@ -154,19 +235,49 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Echo(args) => serve(Arc::new(echo::Echo), "echo", echo::WS_PATH, &args),
+        Command::Relay(args) => serve_relay(&args),
     }
 }
 
 /// Runs `app` as configured by `args` until SIGINT or SIGTERM, then shuts down gracefully.
 /// `ws_path` is only for the startup log line.
 pub fn serve(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> ExitCode {
+    serve_with(name, ws_path, args, |options, addr| {
+        Server::start(app, args.runtime, addr, options)
+    })
+}
+
+/// Runs the relay as configured by `args` until SIGINT or SIGTERM, then shuts down
+/// gracefully.
+pub fn serve_relay(args: &RelayArgs) -> ExitCode {
+    let relay = match args.relay_options() {
+        Ok(relay) => relay,
+        Err(why) => {
+            eprintln!("sockwright: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let first = args.routes.first().map_or("/", |(path, _)| path.as_str());
+    serve_with("relay", first, &args.serve, |options, addr| {
+        Server::start_relay(relay, args.serve.runtime, addr, options)
+    })
+}
+
+/// Runs the server `start` starts as configured by `args` until SIGINT or SIGTERM, then
+/// shuts down gracefully. `ws_path` is only for the startup log line.
+fn serve_with(
+    name: &str,
+    ws_path: &str,
+    args: &ServeArgs,
+    start: impl FnOnce(ServerOptions, SocketAddr) -> io::Result<Server>,
+) -> ExitCode {
     tracing_subscriber::fmt()
         .with_max_level(LevelFilter::from(args.log))
         .with_writer(io::stderr)
         .with_ansi(false)
         .with_target(false)
         .init();
-    match run(app, name, ws_path, args) {
+    match run(name, ws_path, args, start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
             error!("{why}");
@@ -176,15 +287,19 @@ pub fn serve(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> 
     }
 }
 
-fn run(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> Result<(), String> {
+fn run(
+    name: &str,
+    ws_path: &str,
+    args: &ServeArgs,
+    start: impl FnOnce(ServerOptions, SocketAddr) -> io::Result<Server>,
+) -> Result<(), String> {
     let options = args.server_options()?;
     let secure = options.tls.is_some();
     let addr = resolve(&args.listen)?;
     // Registered before the server starts: a signal right after `listening on` is graceful.
     let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
-    let server = Server::start(app, args.runtime, addr, options)
-        .map_err(|e| format!("cannot serve on {addr}: {e}"))?;
+    let server = start(options, addr).map_err(|e| format!("cannot serve on {addr}: {e}"))?;
     let addr = server.local_addr();
     let mut stdout = io::stdout().lock();
     let _ = writeln!(stdout, "listening on {addr}").and_then(|()| stdout.flush());
@@ -329,7 +444,9 @@ mod tests {
             "7s",
         ])
         .unwrap();
-        let Command::Echo(args) = cli.command;
+        let Command::Echo(args) = cli.command else {
+            panic!("not echo");
+        };
         assert_eq!(args.runtime, RuntimeKind::Tokio);
         assert_eq!(args.listen, "127.0.0.1:9001");
         let options = args.server_options().unwrap();

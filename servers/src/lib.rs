@@ -30,6 +30,7 @@ pub mod cli;
 pub mod echo;
 pub mod http;
 mod outbox;
+pub mod relay;
 mod runner;
 
 use std::fmt;

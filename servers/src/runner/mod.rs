@@ -29,7 +29,7 @@ mod tokio_rt;
 
 /// How long a runner pauses after an accept that failed for a reason that is not about
 /// one connection (e.g. out of file descriptors), so that it does not spin meanwhile.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Which adapter runs the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -30,8 +30,14 @@ impl Sockwright {
     /// Starts `sockwright echo --listen 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on ADDR` line.
     pub fn echo(args: &[&str]) -> Sockwright {
+        Sockwright::start("echo", args)
+    }
+
+    /// Starts `sockwright SERVER --listen 127.0.0.1:0 ARGS...` and waits for its
+    /// `listening on ADDR` line.
+    pub fn start(server: &str, args: &[&str]) -> Sockwright {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sockwright"))
-            .args(["echo", "--listen", "127.0.0.1:0"])
+            .args([server, "--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
