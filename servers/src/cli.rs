@@ -94,7 +94,11 @@ impl RelayArgs {
         }
         let mut config = RelayConfig::default();
         for name in &self.forward_headers {
-            if !config.forward_headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            if !config
+                .forward_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+            {
                 config.forward_headers.push(name.clone());
             }
         }

@@ -38,9 +38,7 @@ fn read_to_close<S: Read + Write>(ws: &mut WebSocket<S>) -> Option<CloseFrame> {
             Ok(Message::Close(close)) => frame = frame.or(close),
             Ok(_) => {}
             Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return frame,
-            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return frame
-            }
+            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return frame,
             Err(e) => panic!("reading to the close: {e}"),
         }
     }
@@ -84,6 +82,8 @@ enum Seen {
 /// An upstream of the test's own on a thread: accepts connections one after the other,
 /// reports each request head, chooses subprotocol `superchat` when offered, adds
 /// `Set-Cookie: relayed=yes` and `X-Upstream: 1`, then runs `script` on it.
+// The callback's error type is tungstenite's (an HTTP response), large or not.
+#[allow(clippy::result_large_err)]
 fn upstream<F>(script: F) -> (SocketAddr, Receiver<Seen>)
 where
     F: Fn(usize, &mut WebSocket<TcpStream>, &Sender<Seen>) + Send + 'static,
@@ -111,7 +111,10 @@ where
                     .is_some_and(|v| v.split(',').any(|p| p.trim() == "superchat"));
                 let headers = response.headers_mut();
                 if offered {
-                    headers.insert("Sec-WebSocket-Protocol", HeaderValue::from_static("superchat"));
+                    headers.insert(
+                        "Sec-WebSocket-Protocol",
+                        HeaderValue::from_static("superchat"),
+                    );
                 }
                 headers.insert("Set-Cookie", HeaderValue::from_static("relayed=yes"));
                 headers.insert("X-Upstream", HeaderValue::from_static("1"));
@@ -154,10 +157,13 @@ fn next(seen: &Receiver<Seen>) -> Seen {
 fn echo_through_and_failures(runtime: &str) {
     let echo = Sockwright::echo(&[]);
     let down = closed_port();
+    // Connections to it complete (the kernel's backlog) but nobody answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let routes = [
         format!("/chat=ws://{}/ws", echo.addr),
         format!("/refused=ws://{}/nope", echo.addr),
         format!("/down=ws://127.0.0.1:{down}/ws"),
+        format!("/silent=ws://{}/ws", silent.local_addr().unwrap()),
     ];
     let server = relay(&[
         "--runtime",
@@ -168,6 +174,10 @@ fn echo_through_and_failures(runtime: &str) {
         &routes[1],
         "--route",
         &routes[2],
+        "--route",
+        &routes[3],
+        "--upstream-timeout",
+        "500ms",
     ]);
     let addr = server.addr;
 
@@ -206,7 +216,10 @@ fn echo_through_and_failures(runtime: &str) {
         Err(WsError::Http(response)) => {
             assert_eq!(response.status(), 502);
             let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
-            assert!(body.contains("refused the WebSocket handshake with 404"), "{body}");
+            assert!(
+                body.contains("refused the WebSocket handshake with 404"),
+                "{body}"
+            );
         }
         other => panic!("expected 502, got {:?}", other.map(|_| ())),
     }
@@ -216,6 +229,18 @@ fn echo_through_and_failures(runtime: &str) {
             let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
             assert!(body.contains("could not be reached"), "{body}");
             assert!(body.contains(&format!("127.0.0.1:{down}")), "{body}");
+        }
+        other => panic!("expected 502, got {:?}", other.map(|_| ())),
+    }
+
+    match ws(addr, "/silent", None) {
+        Err(WsError::Http(response)) => {
+            assert_eq!(response.status(), 502);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
+            assert!(
+                body.contains("did not answer the WebSocket handshake within 500 ms"),
+                "{body}"
+            );
         }
         other => panic!("expected 502, got {:?}", other.map(|_| ())),
     }
@@ -318,7 +343,10 @@ fn headers_and_closes(runtime: &str) {
     assert_eq!(header("x-forwarded-for"), ["10.1.2.3, 127.0.0.1"]);
     assert_eq!(header("host"), [up.to_string()]);
     assert!(header("cookie").is_empty(), "{headers:?}");
-    assert!(header("x-dropped").is_empty(), "named by Connection: {headers:?}");
+    assert!(
+        header("x-dropped").is_empty(),
+        "named by Connection: {headers:?}"
+    );
     assert!(header("keep-alive").is_empty(), "{headers:?}");
     assert_eq!(header("sec-websocket-protocol"), ["chat, superchat"]);
 
@@ -478,7 +506,10 @@ fn shutdown(runtime: &str) {
     expect_close(&mut client, CloseCode::Away, "the server is shutting down");
     match next(&seen) {
         Seen::Close(code, reason) => {
-            assert_eq!((code, reason.as_str()), (1001, "the server is shutting down"))
+            assert_eq!(
+                (code, reason.as_str()),
+                (1001, "the server is shutting down")
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -528,7 +559,13 @@ per_runtime!(on_std => "std", on_mio => "mio", on_smol => "smol", on_tokio => "t
 #[test]
 fn bad_arguments_are_refused_before_listening() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sockwright"))
-        .args(["relay", "--route", "/a=ws://x/", "--forward-header", "Connection"])
+        .args([
+            "relay",
+            "--route",
+            "/a=ws://x/",
+            "--forward-header",
+            "Connection",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -149,7 +149,9 @@ mod tests {
     fn a_plain_pipe_passes_bytes_through() {
         let mut pipe = Pipe::plain();
         let mut seen = Vec::new();
-        assert!(!pipe.handle_input(b"abc", |p| seen.extend_from_slice(p)).unwrap());
+        assert!(!pipe
+            .handle_input(b"abc", |p| seen.extend_from_slice(p))
+            .unwrap());
         assert_eq!(seen, b"abc");
         let mut source = Bytes(b"hello".to_vec());
         assert_eq!(pipe.pending_output(&mut source, true), b"hello");
@@ -180,8 +182,12 @@ mod tests {
             if to_a.is_empty() && to_b.is_empty() {
                 return (a_ended, b_ended);
             }
-            b_ended |= b.handle_input(&to_b, |p| b_in.extend_from_slice(p)).unwrap();
-            a_ended |= a.handle_input(&to_a, |p| a_in.extend_from_slice(p)).unwrap();
+            b_ended |= b
+                .handle_input(&to_b, |p| b_in.extend_from_slice(p))
+                .unwrap();
+            a_ended |= a
+                .handle_input(&to_a, |p| a_in.extend_from_slice(p))
+                .unwrap();
         }
     }
 
@@ -231,7 +237,10 @@ mod tests {
     #[cfg(feature = "tls")]
     #[test]
     fn a_bad_server_name_is_a_configuration_error() {
-        let ca = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/certs/ca.pem"));
+        let ca = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/certs/ca.pem"
+        ));
         let config = crate::tls::client_config_with_roots(&ca.unwrap()).unwrap();
         let error = Pipe::tls_client("not a host!", Some(config)).unwrap_err();
         assert!(matches!(error, Error::Config(_)), "{error:?}");

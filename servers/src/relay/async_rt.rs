@@ -174,7 +174,11 @@ impl TaskWaker {
     }
 
     fn wake(&self) {
-        let waker = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let waker = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -292,13 +296,15 @@ where
             return false;
         };
         let mut wrote = false;
-        let result = proxy.write_output(side, now, |out| match socket.transport.poll_write(cx, out) {
-            Poll::Ready(Ok(n)) => {
-                wrote = true;
-                Ok(n)
+        let result = proxy.write_output(side, now, |out| {
+            match socket.transport.poll_write(cx, out) {
+                Poll::Ready(Ok(n)) => {
+                    wrote = true;
+                    Ok(n)
+                }
+                Poll::Ready(Err(e)) => Err(e),
+                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
             }
-            Poll::Ready(Err(e)) => Err(e),
-            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         });
         wrote || result.is_err()
     }
@@ -306,10 +312,13 @@ where
     /// Reads the side once if the proxy wants it read; whether anything happened.
     fn poll_read(&mut self, cx: &mut Context<'_>, side: Side, now: Duration) -> bool {
         let buf = &mut self.buf;
-        let (proxy, Some(socket)) = (&mut self.proxy, match side {
-            Side::Front => self.front.as_mut(),
-            Side::Back => self.back.as_mut(),
-        }) else {
+        let (proxy, Some(socket)) = (
+            &mut self.proxy,
+            match side {
+                Side::Front => self.front.as_mut(),
+                Side::Back => self.back.as_mut(),
+            },
+        ) else {
             return false;
         };
         if socket.read_done || !proxy.wants_read(side) {

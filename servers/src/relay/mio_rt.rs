@@ -302,10 +302,13 @@ impl Loop {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
-                ) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::ConnectionAborted
+                            | ErrorKind::ConnectionReset
+                            | ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => {
                     // E.g. out of file descriptors: the next readiness event retries.
                     warn!("accept failed: {e}");
@@ -430,7 +433,7 @@ fn start_connect(entry: &mut Entry, registry: &Registry, handle: &LoopHandle, sl
 }
 
 fn side_of(token: usize) -> Side {
-    if token % 2 == 0 {
+    if token.is_multiple_of(2) {
         Side::Front
     } else {
         Side::Back
@@ -469,7 +472,9 @@ fn connect_next(entry: &mut Entry, registry: &Registry, slot: usize) {
         .connect_error
         .take()
         .map_or_else(|| "the host has no address".to_owned(), |e| e.to_string());
-    entry.proxy.handle_back_connect_failed(clock::now(), &detail);
+    entry
+        .proxy
+        .handle_back_connect_failed(clock::now(), &detail);
 }
 
 /// Once the connecting upstream socket is ready: connected, or on to the next address.
@@ -550,7 +555,9 @@ fn read(entry: &mut Entry, side: Side, now: Duration, buf: &mut [u8]) -> bool {
                 socket.readable = false;
                 entry.proxy.handle_eof(side, now);
             }
-            Ok(n) => entry.proxy.handle_input(side, now, buf.get(..n).unwrap_or_default()),
+            Ok(n) => entry
+                .proxy
+                .handle_input(side, now, buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 socket.readable = false;
                 break;

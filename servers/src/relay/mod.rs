@@ -22,6 +22,8 @@ mod async_rt;
 mod mio_rt;
 mod proxy;
 mod std_rt;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::net::SocketAddr;
@@ -84,20 +86,8 @@ impl Server {
         addr: SocketAddr,
         options: ServerOptions,
     ) -> io::Result<Server> {
-        let routes = Arc::new(Routes::new(relay.routes));
-        let shared = Arc::new(Shared::new(routes.clone(), &options));
-        let mut config = relay.config;
-        config.front = options.handshake.clone();
-        config.front_conn = options.connection.clone();
-        config.back_conn = options.connection.clone();
-        let service = Arc::new(Service {
-            shared: shared.clone(),
-            routes,
-            config,
-            handshake_timeout: options.handshake_timeout,
-            front_tls: options.tls.clone(),
-            upstream_tls: relay.upstream_tls,
-        });
+        let service = Arc::new(Service::new(relay, &options));
+        let shared = service.shared.clone();
         let running: Box<dyn Running> = match runtime {
             RuntimeKind::Std => std_rt::start(service, addr)?,
             RuntimeKind::Mio => mio_rt::start(service, addr)?,
@@ -120,6 +110,24 @@ pub(crate) struct Service {
     handshake_timeout: Duration,
     front_tls: Option<Arc<rustls::ServerConfig>>,
     upstream_tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Service {
+    fn new(relay: RelayOptions, options: &ServerOptions) -> Service {
+        let routes = Arc::new(Routes::new(relay.routes));
+        let mut config = relay.config;
+        config.front = options.handshake.clone();
+        config.front_conn = options.connection.clone();
+        config.back_conn = options.connection.clone();
+        Service {
+            shared: Arc::new(Shared::new(routes.clone(), options)),
+            routes,
+            config,
+            handshake_timeout: options.handshake_timeout,
+            front_tls: options.tls.clone(),
+            upstream_tls: relay.upstream_tls,
+        }
+    }
 }
 
 /// The relay's routing, as an [`App`] so that the server loop's routing rules (503 once
@@ -169,58 +177,4 @@ fn test_page(path: &str) -> String {
     let echo_default = format!("location.host + \"{}\"", echo::WS_PATH);
     let default = format!("location.host + {path:?}");
     echo::TEST_PAGE.replacen(&echo_default, &default, 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sockwright::handshake::{Parsed, RequestParser};
-
-    fn get(path: &str) -> Request {
-        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-        match RequestParser::new(Default::default()).feed(head.as_bytes()) {
-            Ok(Parsed::Complete { head, .. }) => head,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn routes_parse() {
-        let (path, url) = parse_route("/chat=wss://10.0.0.5:9443/im?topic=a").unwrap();
-        assert_eq!(path, "/chat");
-        assert!(url.is_secure());
-        assert_eq!(url.target(), "/im?topic=a");
-        for bad in [
-            "/chat",
-            "chat=ws://x/",
-            "/=ws://x/",
-            "/ping=ws://x/",
-            "/a?b=ws://x/",
-            "/chat=http://x/",
-        ] {
-            assert!(parse_route(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn routing() {
-        let url = WsUrl::parse("ws://127.0.0.1:9/ws").unwrap();
-        let routes = Routes::new(vec![("/chat".into(), url.clone())]);
-        assert!(matches!(routes.route(&get("/chat")), Route::Upgrade(_)));
-        assert!(matches!(routes.route(&get("/chat?x=1")), Route::Upgrade(_)));
-        assert_eq!(routes.upstream("/chat"), Some(&url));
-        assert!(matches!(routes.route(&get("/ping")), Route::Respond(_)));
-        match routes.route(&get("/nope")) {
-            Route::Reject(r) => assert_eq!(r.status(), 404),
-            other => panic!("{other:?}"),
-        }
-        match routes.route(&get("/")) {
-            Route::Respond(page) => {
-                let page = String::from_utf8(page).unwrap();
-                assert!(page.contains("location.host + \"/chat\""), "{page}");
-                assert!(!page.contains("location.host + \"/ws\""), "{page}");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 }

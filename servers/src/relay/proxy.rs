@@ -408,7 +408,9 @@ impl Proxy {
                 Ok(Parsed::Partial) => {}
                 Ok(Parsed::Complete { head, trailing }) => self.route(now, head, &trailing),
                 Err(rejection) => {
-                    self.service.shared.not_upgraded(self.peer, &Error::Rejected(rejection.clone()));
+                    self.service
+                        .shared
+                        .not_upgraded(self.peer, &Error::Rejected(rejection.clone()));
                     self.answer(now, rejection.response());
                 }
             },
@@ -424,7 +426,9 @@ impl Proxy {
             Route::Respond(response) => self.answer(now, response),
             Route::Reject(rejection) => {
                 let response = rejection.response();
-                self.service.shared.not_upgraded(self.peer, &Error::Rejected(rejection));
+                self.service
+                    .shared
+                    .not_upgraded(self.peer, &Error::Rejected(rejection));
                 self.answer(now, response);
             }
             Route::Upgrade(_) => self.start(now, &request, trailing),
@@ -442,7 +446,10 @@ impl Proxy {
     /// Starts relaying `request`, whose path the router matched.
     fn start(&mut self, now: Duration, request: &Request, trailing: &[u8]) {
         let Some(upstream) = self.service.routes.upstream(request.path()) else {
-            return self.answer(now, sockwright::handshake::Rejection::not_found(request.path()).response());
+            return self.answer(
+                now,
+                sockwright::handshake::Rejection::not_found(request.path()).response(),
+            );
         };
         let client = self.peer.ip().to_string();
         let started = Relay::start(
@@ -458,7 +465,9 @@ impl Proxy {
             Ok(relay) => relay,
             Err(rejection) => {
                 let response = rejection.response();
-                self.service.shared.not_upgraded(self.peer, &Error::Rejected(rejection));
+                self.service
+                    .shared
+                    .not_upgraded(self.peer, &Error::Rejected(rejection));
                 return self.answer(now, response);
             }
         };
@@ -537,7 +546,9 @@ impl Log {
         let route = &self.route;
         match event {
             RelayEvent::Opened { subprotocol } => match subprotocol {
-                Some(p) => info!(conn = %id, peer = %peer, "relay {route}: open, subprotocol {p:?}"),
+                Some(p) => {
+                    info!(conn = %id, peer = %peer, "relay {route}: open, subprotocol {p:?}")
+                }
                 None => info!(conn = %id, peer = %peer, "relay {route}: open"),
             },
             RelayEvent::Refused(rejection) => {

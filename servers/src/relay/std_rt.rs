@@ -6,8 +6,8 @@
 //! writes it outside, so a peer that does not read never stalls the other side).
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::net::ToSocketAddrs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -65,7 +65,9 @@ fn accept_loop(listener: &TcpListener, service: &Arc<Service>, stop: &AtomicBool
             Err(e)
                 if matches!(
                     e.kind(),
-                    ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+                    ErrorKind::ConnectionAborted
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::Interrupted
                 ) => {}
             Err(e) => {
                 warn!("accept failed: {e}");
@@ -297,7 +299,9 @@ fn read_loop(relayed: &Relayed, side: Side, mut stream: TcpStream) {
         let now = clock::now();
         match read {
             Ok(0) => state.proxy.handle_eof(side, now),
-            Ok(n) => state.proxy.handle_input(side, now, buf.get(..n).unwrap_or_default()),
+            Ok(n) => state
+                .proxy
+                .handle_input(side, now, buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => state.proxy.handle_eof(side, now),
         }
