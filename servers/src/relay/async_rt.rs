@@ -1,5 +1,6 @@
-//! The tokio and smol relay runners: an accept loop each, and one driving loop for both, a
-//! task per relayed connection over the driver's [`AsyncTransport`] and [`Runtime`] traits.
+//! The tokio and smol relay runners: the servers' accept loops, and one driving loop for
+//! both, a task per relayed connection over the driver's [`AsyncTransport`] and [`Runtime`]
+//! traits.
 //!
 //! The task polls, in turn: the upstream connect, both sockets' writes, both sockets' reads
 //! (each only while the proxy wants it read), the end of a side that is done (FIN, then the
@@ -11,21 +12,18 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::thread;
 use std::time::Duration;
 
-use async_io::Async;
-use futures_channel::oneshot;
 use sockwright::relay::Side;
-use sockwright_driver::asynch::{AsyncTimer, AsyncTransport, Runtime};
+use sockwright_driver::asynch::{AsyncTransport, DeadlineTimer, Runtime};
 use sockwright_driver::clock;
 use sockwright_smol::Smol;
 use sockwright_tokio::Tokio;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::proxy::Proxy;
 use super::Service;
-use crate::runner::{Running, ACCEPT_BACKOFF};
+use crate::runner::{smol_rt, tokio_rt, Running};
 
 /// How many bytes one read asks a socket for: a full TLS record.
 const READ_BUFFER: usize = 16 * 1024;
@@ -34,106 +32,20 @@ const READ_BUFFER: usize = 16 * 1024;
 /// other tasks of its thread.
 const READS_PER_POLL: usize = 32;
 
-/// How long the tokio runtime's tasks get to end once the server has stopped.
-const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
-
-/// A running async relay server: its address, how to stop accepting, and (tokio) its
-/// runtime.
-struct AsyncServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Running for AsyncServer {
-    fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn stop_accepting(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    fn finish(self: Box<Self>) {
-        // smol: the executor's threads, and any task still on them, end with the process.
-        if let Some(runtime) = self.runtime {
-            runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
-        }
-    }
-}
-
 pub(super) fn start_tokio(service: Arc<Service>, addr: SocketAddr) -> io::Result<Box<dyn Running>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("sockwright-tokio")
-        .build()?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    runtime.spawn(async move {
-        let accept = async {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let front = sockwright_tokio::Transport::new(stream);
-                        let dial = |host, port| sockwright_tokio::dial(host, port);
-                        Tokio::spawn(relay::<Tokio, _, _, _>(service.clone(), peer, front, dial));
-                    }
-                    Err(e) => {
-                        warn!("accept failed: {e}");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                }
-            }
-        };
-        // Either way the listener is dropped here: the port closes.
-        futures_lite::future::or(accept, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Ok(Box::new(AsyncServer {
-        addr,
-        stop: Some(stop),
-        runtime: Some(runtime),
-    }))
+    tokio_rt::listen(addr, move |stream, peer| {
+        let front = sockwright_tokio::Transport::new(stream);
+        let dial = |host, port| sockwright_tokio::dial(host, port);
+        Tokio::spawn(relay::<Tokio, _, _, _>(service.clone(), peer, front, dial));
+    })
 }
 
 pub(super) fn start_smol(service: Arc<Service>, addr: SocketAddr) -> io::Result<Box<dyn Running>> {
-    let listener = Async::<std::net::TcpListener>::bind(addr)?;
-    let addr = listener.get_ref().local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    thread::Builder::new()
-        .name("sockwright-accept".into())
-        .spawn(move || {
-            let accept = async {
-                loop {
-                    match listener.accept().await {
-                        Ok((stream, peer)) => {
-                            let front = sockwright_smol::Transport::tcp(stream);
-                            let dial = |host, port| sockwright_smol::dial(host, port);
-                            Smol::spawn(relay::<Smol, _, _, _>(service.clone(), peer, front, dial));
-                        }
-                        Err(e) => {
-                            warn!("accept failed: {e}");
-                            async_io::Timer::after(ACCEPT_BACKOFF).await;
-                        }
-                    }
-                }
-            };
-            // Either way the listener is dropped as the thread ends: the port closes.
-            async_io::block_on(futures_lite::future::or(accept, async {
-                let _ = stopped.await;
-            }));
-        })?;
-    Ok(Box::new(AsyncServer {
-        addr,
-        stop: Some(stop),
-        runtime: None,
-    }))
+    smol_rt::listen(addr, move |stream, peer| {
+        let front = sockwright_smol::Transport::tcp(stream);
+        let dial = |host, port| sockwright_smol::dial(host, port);
+        Smol::spawn(relay::<Smol, _, _, _>(service.clone(), peer, front, dial));
+    })
 }
 
 /// Relays one accepted connection until both sides are done. `dial` opens the upstream's
@@ -153,8 +65,7 @@ where
         front: Some(Socket::new(front)),
         back: None,
         dial: None,
-        timer: R::timer(),
-        armed: None,
+        timer: DeadlineTimer::new(),
         wake,
         buf: vec![0; READ_BUFFER].into_boxed_slice(),
     };
@@ -208,9 +119,7 @@ struct Task<T, R: Runtime, F> {
     front: Option<Socket<T>>,
     back: Option<Socket<T>>,
     dial: Option<Pin<Box<F>>>,
-    timer: R::Timer,
-    /// The deadline the timer is set to, until it fires.
-    armed: Option<Duration>,
+    timer: DeadlineTimer<R>,
     wake: Arc<TaskWaker>,
     buf: Box<[u8]>,
 }
@@ -369,26 +278,11 @@ where
 
     /// Arms the timer for the proxy's next deadline; when it has come, tells the proxy.
     fn poll_timer(&mut self, cx: &mut Context<'_>, now: Duration) -> bool {
-        let Some(at) = self.proxy.poll_timeout() else {
-            self.armed = None;
-            return false;
-        };
-        if at <= now {
-            self.armed = None;
-            self.proxy.handle_timeout(now);
+        let deadline = self.proxy.poll_timeout();
+        if deadline.is_some_and(|at| at <= now) || self.timer.poll(cx, deadline) {
+            self.proxy.handle_timeout(clock::now());
             return true;
         }
-        if self.armed != Some(at) {
-            self.timer.reset(clock::instant_at(at));
-            self.armed = Some(at);
-        }
-        match self.timer.poll_fire(cx) {
-            Poll::Ready(()) => {
-                self.armed = None;
-                self.proxy.handle_timeout(clock::now());
-                true
-            }
-            Poll::Pending => false,
-        }
+        false
     }
 }

@@ -24,7 +24,7 @@ use tracing::{debug, warn};
 
 use super::proxy::Proxy;
 use super::Service;
-use crate::runner::Running;
+use crate::runner::{is_transient, Running};
 
 /// The waker's token.
 const WAKER: Token = Token(usize::MAX);
@@ -302,13 +302,7 @@ impl Loop {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::ConnectionAborted
-                            | ErrorKind::ConnectionReset
-                            | ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if is_transient(&e) => {}
                 Err(e) => {
                     // E.g. out of file descriptors: the next readiness event retries.
                     warn!("accept failed: {e}");

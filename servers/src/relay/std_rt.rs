@@ -6,12 +6,11 @@
 //! writes it outside, so a peer that does not read never stalls the other side).
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::ToSocketAddrs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sockwright::relay::Side;
 use sockwright_driver::clock;
@@ -19,7 +18,7 @@ use tracing::warn;
 
 use super::proxy::{Proxy, Upstream, FLUSH_TIMEOUT};
 use super::Service;
-use crate::runner::{Running, ACCEPT_BACKOFF};
+use crate::runner::{std_rt, Running};
 
 /// How many bytes a writer thread copies out of the proxy per socket write.
 const WRITE_CHUNK: usize = 64 * 1024;
@@ -27,79 +26,11 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// How many bytes a reader thread reads at once.
 const READ_BUFFER: usize = 16 * 1024;
 
-/// How long stopping waits to connect to its own listener to wake the accept thread.
-const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
-
-struct StdServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-}
-
 pub(super) fn start(service: Arc<Service>, addr: SocketAddr) -> io::Result<Box<dyn Running>> {
-    let listener = TcpListener::bind(addr)?;
-    let addr = listener.local_addr()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
-    thread::Builder::new()
-        .name("sockwright-accept".into())
-        .spawn(move || accept_loop(&listener, &service, &stopping))?;
-    Ok(Box::new(StdServer { addr, stop }))
-}
-
-fn accept_loop(listener: &TcpListener, service: &Arc<Service>, stop: &AtomicBool) {
-    loop {
-        let accepted = listener.accept();
-        if stop.load(Ordering::Acquire) {
-            return; // the listener closes as the thread ends
-        }
-        match accepted {
-            Ok((stream, peer)) => {
-                let service = service.clone();
-                let spawned = thread::Builder::new()
-                    .name("sockwright-relay".into())
-                    .spawn(move || relay(service, stream, peer));
-                if let Err(e) = spawned {
-                    warn!(peer = %peer, "no thread for the connection: {e}");
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionAborted
-                        | ErrorKind::ConnectionReset
-                        | ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                warn!("accept failed: {e}");
-                thread::sleep(ACCEPT_BACKOFF);
-            }
-        }
-    }
-}
-
-impl Running for StdServer {
-    fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn stop_accepting(&mut self) {
-        if self.stop.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        // Wake the accept thread with a connection of our own; it sees the flag and ends.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            });
-        }
-        let _ = TcpStream::connect_timeout(&wake, WAKE_TIMEOUT);
-    }
-
-    fn finish(self: Box<Self>) {
-        // Relay threads that are still running end with the process.
-    }
+    std_rt::listen(addr, "sockwright-relay", move |stream, peer| {
+        let service = service.clone();
+        move || relay(service, stream, peer)
+    })
 }
 
 /// One relayed connection's state, shared by its threads.
