@@ -162,32 +162,41 @@ mod tests {
         assert!(!pipe.is_tls());
     }
 
-    /// Moves every byte one pipe has for the other, both ways, until neither has any.
+    /// One end of a TLS pair: its pipe, what it sends, what it received, whether the peer
+    /// ended the stream.
     #[cfg(feature = "tls")]
-    fn exchange(
-        a: &mut Pipe,
-        a_out: &mut Bytes,
-        a_in: &mut Vec<u8>,
-        b: &mut Pipe,
-        b_out: &mut Bytes,
-        b_in: &mut Vec<u8>,
-        close: bool,
-    ) -> (bool, bool) {
-        let (mut a_ended, mut b_ended) = (false, false);
+    struct End {
+        pipe: Pipe,
+        out: Bytes,
+        got: Vec<u8>,
+        ended: bool,
+    }
+
+    #[cfg(feature = "tls")]
+    impl End {
+        /// Hands `bytes` from the peer to the pipe; returns what it has for the peer.
+        fn step(&mut self, bytes: &[u8], close: bool) -> Vec<u8> {
+            let got = &mut self.got;
+            self.ended |= self
+                .pipe
+                .handle_input(bytes, |p| got.extend_from_slice(p))
+                .unwrap();
+            let out = self.pipe.pending_output(&mut self.out, close).to_vec();
+            self.pipe.advance_output(&mut self.out, out.len());
+            out
+        }
+    }
+
+    /// Moves every byte one end has for the other, both ways, until neither has any.
+    #[cfg(feature = "tls")]
+    fn exchange(a: &mut End, b: &mut End, close: bool) {
+        let mut to_b = a.step(&[], close);
         loop {
-            let to_b = a.pending_output(a_out, close).to_vec();
-            a.advance_output(a_out, to_b.len());
-            let to_a = b.pending_output(b_out, close).to_vec();
-            b.advance_output(b_out, to_a.len());
+            let to_a = b.step(&to_b, close);
+            to_b = a.step(&to_a, close);
             if to_a.is_empty() && to_b.is_empty() {
-                return (a_ended, b_ended);
+                return;
             }
-            b_ended |= b
-                .handle_input(&to_b, |p| b_in.extend_from_slice(p))
-                .unwrap();
-            a_ended |= a
-                .handle_input(&to_a, |p| a_in.extend_from_slice(p))
-                .unwrap();
         }
     }
 
@@ -199,39 +208,30 @@ mod tests {
         let server_config =
             crate::tls::server_config_from_pem(&read("server.pem"), &read("server.key")).unwrap();
         let client_config = crate::tls::client_config_with_roots(&read("ca.pem")).unwrap();
-        let mut server = Pipe::tls_server(server_config).unwrap();
-        let mut client = Pipe::tls_client("localhost", Some(client_config)).unwrap();
-        assert!(server.is_tls() && client.is_tls());
-
-        // 200 KiB each way: more than one plaintext chunk.
+        // 200 KiB from the client: more than one plaintext chunk.
         let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
-        let (mut c_out, mut s_out) = (Bytes(big.clone()), Bytes(b"from the server".to_vec()));
-        let (mut c_in, mut s_in) = (Vec::new(), Vec::new());
-        let ended = exchange(
-            &mut client,
-            &mut c_out,
-            &mut c_in,
-            &mut server,
-            &mut s_out,
-            &mut s_in,
-            false,
+        let end = |pipe: Pipe, out: &[u8]| End {
+            pipe,
+            out: Bytes(out.to_vec()),
+            got: Vec::new(),
+            ended: false,
+        };
+        let mut server = end(Pipe::tls_server(server_config).unwrap(), b"from the server");
+        let mut client = end(
+            Pipe::tls_client("localhost", Some(client_config)).unwrap(),
+            &big,
         );
-        assert_eq!(ended, (false, false));
-        assert_eq!(s_in, big);
-        assert_eq!(c_in, b"from the server");
+        assert!(server.pipe.is_tls() && client.pipe.is_tls());
+
+        exchange(&mut client, &mut server, false);
+        assert!(!client.ended && !server.ended);
+        assert_eq!(server.got, big);
+        assert_eq!(client.got, b"from the server");
 
         // Closing once drained: each side sees the other's close_notify.
-        let ended = exchange(
-            &mut client,
-            &mut c_out,
-            &mut c_in,
-            &mut server,
-            &mut s_out,
-            &mut s_in,
-            true,
-        );
-        assert_eq!(ended, (true, true));
-        assert_eq!(client.queued_bytes(), 0);
+        exchange(&mut client, &mut server, true);
+        assert!(client.ended && server.ended);
+        assert_eq!(client.pipe.queued_bytes(), 0);
     }
 
     #[cfg(feature = "tls")]
