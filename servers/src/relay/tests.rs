@@ -338,3 +338,19 @@ fn a_failed_write_drops_the_side() {
     let seen = events(&mut client, &take(&mut proxy, Side::Front));
     assert!(matches!(&seen[..], [Event::Closed(c)] if c.code == CloseCode::INTERNAL_ERROR));
 }
+
+#[test]
+fn the_origin_policy_applies_to_clients() {
+    let mut options = ServerOptions::default();
+    options.handshake.origin =
+        sockwright::handshake::OriginPolicy::AllowList(vec!["https://app.example".into()]);
+    let service = service(options);
+    let (mut proxy, _) = proxy(&service);
+    let request = UPGRADE.replace("Name: alice", "Origin: https://evil.example");
+    proxy.handle_input(Side::Front, T0, request.as_bytes());
+    assert_eq!(proxy.poll_connect(), None);
+    let out = String::from_utf8(take(&mut proxy, Side::Front)).unwrap();
+    assert!(out.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{out}");
+    assert!(out.contains("evil.example"), "{out}");
+    assert!(proxy.is_finished());
+}
