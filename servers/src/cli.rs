@@ -467,6 +467,48 @@ mod tests {
     }
 
     #[test]
+    fn relay_options_from_arguments() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["sockwright", "relay"].iter().chain(args))?;
+            let Command::Relay(args) = cli.command else {
+                panic!("not relay");
+            };
+            Ok::<_, clap::Error>(args)
+        };
+        let args = parse(&[
+            "--route",
+            "/chat=ws://127.0.0.1:9001/ws",
+            "--route",
+            "/b=ws://10.0.0.2/b",
+            "--forward-header",
+            "Authorization",
+            "--forward-header",
+            "name",
+            "--upstream-timeout",
+            "3s",
+            "--runtime",
+            "mio",
+        ])
+        .unwrap();
+        assert_eq!(args.serve.runtime, RuntimeKind::Mio);
+        let relay = args.relay_options().unwrap();
+        assert_eq!(relay.routes.len(), 2);
+        assert_eq!(relay.routes[1].1.host(), "10.0.0.2");
+        assert_eq!(relay.config.forward_headers, ["Name", "Topic", "Authorization"]);
+        assert_eq!(relay.config.upstream_timeout, Duration::from_secs(3));
+        assert!(relay.upstream_tls.is_none());
+
+        assert!(parse(&[]).is_err(), "a route is required");
+        assert!(parse(&["--route", "/chat"]).is_err());
+        let twice = parse(&["--route", "/a=ws://x/", "--route", "/a=ws://y/"]).unwrap();
+        assert!(twice.relay_options().unwrap_err().contains("twice"));
+        let hop = parse(&["--route", "/a=ws://x/", "--forward-header", "Upgrade"]).unwrap();
+        assert!(hop.relay_options().unwrap_err().contains("hop-by-hop"));
+        let ca = parse(&["--route", "/a=wss://x/", "--upstream-ca", "/no/such.pem"]).unwrap();
+        assert!(ca.relay_options().unwrap_err().contains("/no/such.pem"));
+    }
+
+    #[test]
     fn tls_needs_both_files() {
         let only_cert = Cli::try_parse_from(["sockwright", "echo", "--tls-cert", "c.pem"]);
         assert!(only_cert.is_err());
