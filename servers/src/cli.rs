@@ -494,7 +494,10 @@ mod tests {
         let relay = args.relay_options().unwrap();
         assert_eq!(relay.routes.len(), 2);
         assert_eq!(relay.routes[1].1.host(), "10.0.0.2");
-        assert_eq!(relay.config.forward_headers, ["Name", "Topic", "Authorization"]);
+        assert_eq!(
+            relay.config.forward_headers,
+            ["Name", "Topic", "Authorization"]
+        );
         assert_eq!(relay.config.upstream_timeout, Duration::from_secs(3));
         assert!(relay.upstream_tls.is_none());
 
