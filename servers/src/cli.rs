@@ -105,6 +105,9 @@ impl RelayArgs {
         config
             .check()
             .map_err(|e| format!("--forward-header {e}"))?;
+        if self.upstream_timeout.is_zero() {
+            return Err("--upstream-timeout must be more than 0".into());
+        }
         config.upstream_timeout = self.upstream_timeout;
         let upstream_tls = match &self.upstream_ca {
             Some(path) => {
@@ -505,6 +508,8 @@ mod tests {
         assert!(parse(&["--route", "/chat"]).is_err());
         let twice = parse(&["--route", "/a=ws://x/", "--route", "/a=ws://y/"]).unwrap();
         assert!(twice.relay_options().unwrap_err().contains("twice"));
+        let zero = parse(&["--route", "/a=ws://x/", "--upstream-timeout", "0"]).unwrap();
+        assert!(zero.relay_options().is_err());
         let hop = parse(&["--route", "/a=ws://x/", "--forward-header", "Upgrade"]).unwrap();
         assert!(hop.relay_options().unwrap_err().contains("hop-by-hop"));
         let ca = parse(&["--route", "/a=wss://x/", "--upstream-ca", "/no/such.pem"]).unwrap();

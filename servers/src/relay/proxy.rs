@@ -44,6 +44,10 @@ pub(crate) struct Upstream {
     pub(crate) host: String,
     /// The TCP port.
     pub(crate) port: u16,
+    /// How long the relay waits for the upstream (its `upstream_timeout`): a runner whose
+    /// connect blocks a thread bounds it by this; the others drop the connect when the
+    /// back is done.
+    pub(crate) timeout: Duration,
 }
 
 /// A relayed connection's way to hear about a shutdown from another thread: the outbox
@@ -490,6 +494,7 @@ impl Proxy {
             self.connect = Some(Upstream {
                 host: upstream.host().to_owned(),
                 port: upstream.port(),
+                timeout: self.service.config.upstream_timeout,
             });
         }
         if !trailing.is_empty() {

@@ -189,7 +189,7 @@ fn connect(relayed: &Arc<Relayed>, upstream: Upstream) -> io::Result<()> {
 fn dial(upstream: &Upstream) -> io::Result<TcpStream> {
     let mut last = io::Error::new(ErrorKind::NotFound, "the host has no address");
     for addr in (upstream.host.as_str(), upstream.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, FLUSH_TIMEOUT.saturating_mul(2)) {
+        match TcpStream::connect_timeout(&addr, upstream.timeout) {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);

@@ -132,7 +132,8 @@ fn open(service: &Arc<Service>) -> (Proxy, Arc<AtomicUsize>, Connection, Connect
         proxy.poll_connect(),
         Some(Upstream {
             host: "127.0.0.1".into(),
-            port: 9001
+            port: 9001,
+            timeout: RelayConfig::default().upstream_timeout,
         })
     );
     assert_eq!(proxy.poll_connect(), None);
