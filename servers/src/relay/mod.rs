@@ -19,6 +19,7 @@
 //! [`Relay`]: sockwright::relay::Relay
 
 mod async_rt;
+mod log;
 mod mio_rt;
 mod proxy;
 mod std_rt;

@@ -11,8 +11,9 @@
 //! re-arm the one timer from [`Proxy::poll_timeout`]. Writing is an input too: room in a
 //! queue lets a held message move, and may make a side readable again.
 //!
-//! Logging is here, so that every runtime writes the same lines: one when a relay opens
-//! (or is refused, with the status and reason), one when it ends, with how each side ended.
+//! Logging is done here (lines in `log.rs`), so that every runtime writes the same lines:
+//! one when a relay opens (or is refused, with the status and reason), one when it ends,
+//! with how each side ended.
 
 use std::io;
 use std::mem;
@@ -21,16 +22,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sockwright::conn::{Closed, Initiator};
 use sockwright::frame::{CloseCode, CloseFrame};
 use sockwright::handshake::{Parsed, Request, RequestParser};
-use sockwright::relay::{Relay, RelayEvent, Side};
+use sockwright::relay::{Relay, Side};
 use sockwright_driver::pipe::{Pipe, Plaintext};
 use sockwright_driver::{random_key, Error, MaskSource, Message, Route};
 use tracing::{debug, info};
 
+use super::log::Log;
 use super::Service;
-use crate::app::ConnId;
 use crate::outbox::{Peer, Refusal, Undelivered};
 
 /// How long the last bytes of a finished relay (close frames) may take to be written before
@@ -110,18 +110,6 @@ enum Phase {
     Relay(Box<Relay>),
     /// Nothing left to do: a deadline passed or the handshake failed.
     Over,
-}
-
-/// What the log says about one relay.
-struct Log {
-    /// Set once the relay started (and is in the outbox).
-    id: Option<ConnId>,
-    /// `/path -> ws://upstream/...`.
-    route: String,
-    front: Option<String>,
-    back: Option<String>,
-    /// The close line is written (or not needed).
-    ended: bool,
 }
 
 /// One relayed connection; see the [module docs](self).
@@ -541,62 +529,6 @@ impl Drop for Proxy {
             info!(conn = %id, peer = %self.peer, "relay {}: dropped before it ended", self.log.route);
         }
         outbox.release();
-    }
-}
-
-impl Log {
-    /// Writes the open and close lines; sets `ended` with the last one.
-    fn note(&mut self, peer: SocketAddr, event: RelayEvent) {
-        let id = self.id.map_or_else(String::new, |id| id.to_string());
-        let route = &self.route;
-        match event {
-            RelayEvent::Opened { subprotocol } => match subprotocol {
-                Some(p) => {
-                    info!(conn = %id, peer = %peer, "relay {route}: open, subprotocol {p:?}")
-                }
-                None => info!(conn = %id, peer = %peer, "relay {route}: open"),
-            },
-            RelayEvent::Refused(rejection) => {
-                self.ended = true;
-                info!(conn = %id, peer = %peer, "relay {route}: refused {rejection}");
-            }
-            RelayEvent::Abandoned => {
-                self.ended = true;
-                info!(conn = %id, peer = %peer,
-                    "relay {route}: the client left before the upstream answered");
-            }
-            RelayEvent::FrontClosed(closed) => self.front = Some(describe(&closed, "client")),
-            RelayEvent::BackClosed(closed) => self.back = Some(describe(&closed, "upstream")),
-            RelayEvent::FrontFailed(error) => self.front = Some(format!("failed: {error}")),
-            RelayEvent::BackFailed(error) => self.back = Some(format!("failed: {error}")),
-            RelayEvent::Finished(stats) => {
-                if mem::replace(&mut self.ended, true) {
-                    return;
-                }
-                let undelivered = stats.undelivered_to_back + stats.undelivered_to_front;
-                info!(conn = %id, peer = %peer,
-                    "relay {route}: closed; client {}; upstream {}; {} message(s) to the upstream, \
-                     {} to the client, {undelivered} undelivered",
-                    self.front.as_deref().unwrap_or("-"),
-                    self.back.as_deref().unwrap_or("-"),
-                    stats.to_back,
-                    stats.to_front,
-                );
-            }
-        }
-    }
-}
-
-/// How one side closed, for the log: `closed 1000 "bye" by the client`.
-fn describe(closed: &Closed, peer: &str) -> String {
-    let by = match closed.initiator {
-        Initiator::Remote => peer,
-        Initiator::Local => "the relay",
-    };
-    match closed.code {
-        CloseCode::ABNORMAL => format!("lost (1006, no close frame; started by {by})"),
-        code if closed.reason.is_empty() => format!("closed {code} by {by}"),
-        code => format!("closed {code} {:?} by {by}", closed.reason),
     }
 }
 
