@@ -12,15 +12,17 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use sockwright::handshake::OriginPolicy;
+use sockwright::handshake::{OriginPolicy, WsUrl};
 use sockwright::hub::{HubConfig, SlowConsumerPolicy};
+use sockwright::relay::RelayConfig;
 use sockwright_driver::ServerOptions;
 use tracing::level_filters::LevelFilter;
 use tracing::{error, info, warn};
 
+use crate::relay::{self, RelayOptions};
 use crate::{echo, hub, open_files, App, RuntimeKind, Server};
 
-/// WebSocket servers on the sockwright core: echo and hub (relay to come), on any of four
+/// WebSocket servers on the sockwright core: echo, hub and relay, on any of four
 /// runtimes, with TLS, an origin allow-list, keepalive and graceful shutdown.
 ///
 /// Prints `listening on ADDR` on standard output once bound; logs go to standard error.
@@ -52,6 +54,15 @@ pub enum Command {
     /// `Topic` and `Name` headers are accepted too (a relay forwards them). `pong` at /ping,
     /// a test page at /.
     Hub(HubArgs),
+    /// Relay (reverse proxy): each route's WebSocket connections go on to its upstream.
+    ///
+    /// `--route /chat=ws://127.0.0.1:9001/ws` relays /chat to that upstream (wss:// too):
+    /// the client's request is forwarded with Name, Topic and --forward-header headers and
+    /// X-Forwarded-For, the upstream's 101 is passed back (subprotocol, headers), messages
+    /// cross with their type and closes with their code. An upstream that refuses or cannot
+    /// be reached gives the client 502 with the reason; one lost mid-stream, a 1011 or 1014
+    /// close. `pong` at /ping, a test page at / (for the first route).
+    Relay(RelayArgs),
 }
 
 /// The hub's options, besides every server's.
@@ -95,6 +106,83 @@ impl HubArgs {
         };
         config.max_queued_bytes = self.max_queued;
         config
+    }
+}
+
+/// The relay's options, besides the common ones.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Relay requests to PATH to the upstream URL (ws:// or wss://), e.g.
+    /// `/chat=ws://127.0.0.1:9001/ws`; repeat for more routes. The client's query is appended
+    /// to the URL's.
+    #[arg(long = "route", value_name = "PATH=URL", required = true, value_parser = relay::parse_route)]
+    pub routes: Vec<(String, WsUrl)>,
+
+    /// Trust the CA certificates in this PEM file for wss:// upstreams (e.g. a private CA)
+    /// instead of the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// Forward this request header to the upstream too (repeat for more). Name and Topic
+    /// always are; hop-by-hop headers never are.
+    #[arg(long = "forward-header", value_name = "NAME")]
+    pub forward_headers: Vec<String>,
+
+    /// How long an upstream has to accept the TCP (and TLS) connection and answer the
+    /// handshake before the client gets 502.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// The common server options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl RelayArgs {
+    /// The relay settings these arguments ask for. Reads `--upstream-ca`, or loads the
+    /// system's roots when a route is wss:// and no CA is given.
+    pub fn relay_options(&self) -> Result<RelayOptions, String> {
+        for (n, (path, _)) in self.routes.iter().enumerate() {
+            if self.routes[..n].iter().any(|(p, _)| p == path) {
+                return Err(format!("--route {path} is given twice"));
+            }
+        }
+        let mut config = RelayConfig::default();
+        for name in &self.forward_headers {
+            if !config
+                .forward_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+            {
+                config.forward_headers.push(name.clone());
+            }
+        }
+        config
+            .check()
+            .map_err(|e| format!("--forward-header {e}"))?;
+        if self.upstream_timeout.is_zero() {
+            return Err("--upstream-timeout must be more than 0".into());
+        }
+        config.upstream_timeout = self.upstream_timeout;
+        let upstream_tls = match &self.upstream_ca {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("cannot read --upstream-ca {}: {e}", path.display()))?;
+                let config = sockwright_driver::tls::client_config_with_roots(&pem)
+                    .map_err(|e| format!("--upstream-ca {}: {e}", path.display()))?;
+                Some(config)
+            }
+            None if self.routes.iter().any(|(_, url)| url.is_secure()) => Some(
+                sockwright_driver::tls::client_config()
+                    .map_err(|e| format!("wss:// routes: {e}; or give --upstream-ca"))?,
+            ),
+            None => None,
+        };
+        Ok(RelayOptions {
+            routes: self.routes.clone(),
+            config,
+            upstream_tls,
+        })
     }
 }
 
@@ -223,19 +311,49 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Relay(args) => serve_relay(&args),
     }
 }
 
 /// Runs `app` as configured by `args` until SIGINT or SIGTERM, then shuts down gracefully.
 /// `ws_path` is only for the startup log line.
 pub fn serve(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> ExitCode {
+    serve_with(name, ws_path, args, |options, addr| {
+        Server::start(app, args.runtime, addr, options)
+    })
+}
+
+/// Runs the relay as configured by `args` until SIGINT or SIGTERM, then shuts down
+/// gracefully.
+pub fn serve_relay(args: &RelayArgs) -> ExitCode {
+    let relay = match args.relay_options() {
+        Ok(relay) => relay,
+        Err(why) => {
+            eprintln!("sockwright: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let first = args.routes.first().map_or("/", |(path, _)| path.as_str());
+    serve_with("relay", first, &args.serve, |options, addr| {
+        Server::start_relay(relay, args.serve.runtime, addr, options)
+    })
+}
+
+/// Runs the server `start` starts as configured by `args` until SIGINT or SIGTERM, then
+/// shuts down gracefully. `ws_path` is only for the startup log line.
+fn serve_with(
+    name: &str,
+    ws_path: &str,
+    args: &ServeArgs,
+    start: impl FnOnce(ServerOptions, SocketAddr) -> io::Result<Server>,
+) -> ExitCode {
     tracing_subscriber::fmt()
         .with_max_level(LevelFilter::from(args.log))
         .with_writer(io::stderr)
         .with_ansi(false)
         .with_target(false)
         .init();
-    match run(app, name, ws_path, args) {
+    match run(name, ws_path, args, start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
             error!("{why}");
@@ -245,7 +363,12 @@ pub fn serve(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> 
     }
 }
 
-fn run(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> Result<(), String> {
+fn run(
+    name: &str,
+    ws_path: &str,
+    args: &ServeArgs,
+    start: impl FnOnce(ServerOptions, SocketAddr) -> io::Result<Server>,
+) -> Result<(), String> {
     let options = args.server_options()?;
     match open_files::raise_to_hard_limit() {
         Ok(open) if open.was != open.soft => info!(
@@ -265,8 +388,7 @@ fn run(app: Arc<dyn App>, name: &str, ws_path: &str, args: &ServeArgs) -> Result
     // Registered before the server starts: a signal right after `listening on` is graceful.
     let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
-    let server = Server::start(app, args.runtime, addr, options)
-        .map_err(|e| format!("cannot serve on {addr}: {e}"))?;
+    let server = start(options, addr).map_err(|e| format!("cannot serve on {addr}: {e}"))?;
     let addr = server.local_addr();
     let mut stdout = io::stdout().lock();
     let _ = writeln!(stdout, "listening on {addr}").and_then(|()| stdout.flush());
@@ -469,6 +591,53 @@ mod tests {
         assert_eq!(config.slow_consumer, SlowConsumerPolicy::DropMessage);
         assert_eq!(config.max_queued_bytes, 64 << 10);
         assert!(Cli::try_parse_from(["sockwright", "hub", "--slow-consumer", "wait"]).is_err());
+    }
+
+    #[test]
+    fn relay_options_from_arguments() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["sockwright", "relay"].iter().chain(args))?;
+            let Command::Relay(args) = cli.command else {
+                panic!("not relay");
+            };
+            Ok::<_, clap::Error>(args)
+        };
+        let args = parse(&[
+            "--route",
+            "/chat=ws://127.0.0.1:9001/ws",
+            "--route",
+            "/b=ws://10.0.0.2/b",
+            "--forward-header",
+            "Authorization",
+            "--forward-header",
+            "name",
+            "--upstream-timeout",
+            "3s",
+            "--runtime",
+            "mio",
+        ])
+        .unwrap();
+        assert_eq!(args.serve.runtime, RuntimeKind::Mio);
+        let relay = args.relay_options().unwrap();
+        assert_eq!(relay.routes.len(), 2);
+        assert_eq!(relay.routes[1].1.host(), "10.0.0.2");
+        assert_eq!(
+            relay.config.forward_headers,
+            ["Name", "Topic", "Authorization"]
+        );
+        assert_eq!(relay.config.upstream_timeout, Duration::from_secs(3));
+        assert!(relay.upstream_tls.is_none());
+
+        assert!(parse(&[]).is_err(), "a route is required");
+        assert!(parse(&["--route", "/chat"]).is_err());
+        let twice = parse(&["--route", "/a=ws://x/", "--route", "/a=ws://y/"]).unwrap();
+        assert!(twice.relay_options().unwrap_err().contains("twice"));
+        let zero = parse(&["--route", "/a=ws://x/", "--upstream-timeout", "0"]).unwrap();
+        assert!(zero.relay_options().is_err());
+        let hop = parse(&["--route", "/a=ws://x/", "--forward-header", "Upgrade"]).unwrap();
+        assert!(hop.relay_options().unwrap_err().contains("hop-by-hop"));
+        let ca = parse(&["--route", "/a=wss://x/", "--upstream-ca", "/no/such.pem"]).unwrap();
+        assert!(ca.relay_options().unwrap_err().contains("/no/such.pem"));
     }
 
     #[test]

@@ -15,6 +15,22 @@ pub const WS_PATH: &str = "/ws";
 /// Plain HTML and JavaScript, no external assets.
 pub const TEST_PAGE: &str = include_str!("page.html");
 
+/// The meta tag that names the page's WebSocket endpoint (its script reads it).
+const PATH_META: &str = r#"<meta name="sockwright-path" content="/ws">"#;
+
+/// The test page set to connect to `path` of the server that serves it (a path and query
+/// the server chose, not one from a request). `None` if the page no longer has the tag.
+pub(crate) fn test_page_for(path: &str) -> Option<String> {
+    let escaped = path
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    let meta = format!(r#"<meta name="sockwright-path" content="{escaped}">"#);
+    TEST_PAGE
+        .contains(PATH_META)
+        .then(|| TEST_PAGE.replacen(PATH_META, &meta, 1))
+}
+
 /// The echo server's app.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Echo;
@@ -82,5 +98,14 @@ mod tests {
         }
         let head = request("HEAD /ping HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(respond(Echo.route(&head)).ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn the_test_page_can_point_elsewhere() {
+        let page = test_page_for("/im?user_id=a&topic=\"x\"").unwrap();
+        assert!(page.contains(
+            r#"<meta name="sockwright-path" content="/im?user_id=a&amp;topic=&quot;x&quot;">"#
+        ));
+        assert!(!page.contains(PATH_META));
     }
 }

@@ -387,7 +387,11 @@ impl Query {
 
 /// The echo server's test page, titled for the hub and connected to `/im?user_id=…`.
 fn test_page() -> String {
-    let page = echo::TEST_PAGE
+    let Some(page) = echo::test_page_for("/im?user_id=guest") else {
+        warn!("the hub's test page could not be made from the echo page; it connects to /ws");
+        return echo::TEST_PAGE.to_owned();
+    };
+    let page = page
         .replacen(
             "<title>sockwright echo</title>",
             "<title>sockwright hub</title>",
@@ -400,14 +404,6 @@ fn test_page() -> String {
              included). Open the page twice with different user ids, or publish from a \
              backend: <code>curl -d hello http://HOST/publish</code>.",
             1,
-        )
-        .replacen(
-            r#"<meta name="sockwright-path" content="/ws">"#,
-            r#"<meta name="sockwright-path" content="/im?user_id=guest">"#,
-            1,
         );
-    if !page.contains("/im?user_id=guest") {
-        warn!("the hub's test page could not be made from the echo page; it connects to /ws");
-    }
     page
 }

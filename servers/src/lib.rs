@@ -9,6 +9,10 @@
 //! adapter's handshake with the shared request hook, and moves events and messages. Every
 //! protocol decision (upgrade validation, origins, close codes, keepalive) is the core's.
 //!
+//! The relay ([`Server::start_relay`], module [`relay`]) is the exception to the app model:
+//! its client must wait for its upstream, so a runtime-neutral proxy connection around the
+//! core's relay machine is driven by runners of its own, within the same [`Server`].
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -32,6 +36,7 @@ pub mod http;
 pub mod hub;
 pub mod open_files;
 mod outbox;
+pub mod relay;
 mod runner;
 
 use std::fmt;

@@ -13,7 +13,7 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -79,21 +79,25 @@ fn slowloris_clients_are_dropped_by_the_handshake_timeout() {
     }
     // As many servers at once as this process's descriptors allow.
     let at_once = ((hard.saturating_sub(256)) / FDS_PER_SERVER).clamp(1, 4) as usize;
+    let targets: Vec<(SocketAddr, Process)> = servers
+        .iter()
+        .map(|server| (server.addr, Process::of(server)))
+        .collect();
     for batch in RUNTIMES.chunks(at_once) {
         on_runtimes(batch, |runtime| {
             let index = RUNTIMES.iter().position(|r| *r == runtime).unwrap();
-            slowloris(&servers[index], runtime);
+            let (addr, process) = targets[index];
+            slowloris(addr, process, runtime);
         });
     }
 }
 
 /// One server under slowloris: connect the slow clients, feed each one byte of a valid
 /// request head per second, and note when the server drops each.
-fn slowloris(server: &Sockwright, runtime: &str) {
+fn slowloris(addr: SocketAddr, process: Process, runtime: &str) {
     let label = format!("{runtime}: slowloris");
-    let process = Process::of(server);
-    let watch = Watch::start(server, &label, SLOWLORIS_ALLOWANCE);
-    let request = raw::upgrade_request(server.addr, "/ws").into_bytes();
+    let watch = Watch::start_at(addr, process, &label, SLOWLORIS_ALLOWANCE, |_| "/ws".into());
+    let request = raw::upgrade_request(addr, "/ws").into_bytes();
     let start = Instant::now();
     // From a few threads, so that they are all connected well within the timeout.
     let mut slow: Vec<Slow> = thread::scope(|scope| {
@@ -101,7 +105,7 @@ fn slowloris(server: &Sockwright, runtime: &str) {
             .map(|_| {
                 scope.spawn(|| {
                     (0..SLOW_CLIENTS / CONNECTING_THREADS)
-                        .map(|_| Slow::connect(server, &request))
+                        .map(|_| Slow::connect(addr, &request))
                         .collect::<std::io::Result<Vec<Slow>>>()
                 })
             })
@@ -176,8 +180,8 @@ struct Slow {
 
 impl Slow {
     /// Connects and sends the first byte of `request`.
-    fn connect(server: &Sockwright, request: &[u8]) -> std::io::Result<Slow> {
-        let mut stream = TcpStream::connect_timeout(&server.addr, STEP)?;
+    fn connect(addr: SocketAddr, request: &[u8]) -> std::io::Result<Slow> {
+        let mut stream = TcpStream::connect_timeout(&addr, STEP)?;
         let connected = Instant::now();
         stream.write_all(&request[..1])?;
         stream.set_nonblocking(true)?;

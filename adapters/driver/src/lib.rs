@@ -9,6 +9,9 @@
 //! session only joins the stages, so each adapter (std, mio, smol, tokio) is left with moving
 //! bytes between a socket and a session and arming one timer.
 //!
+//! [`Pipe`] is the transport layer alone (plain, or TLS with the feature `tls`), for code that
+//! owns the bytes above it itself, such as a relay joining two connections.
+//!
 //! With the feature `async`, `asynch` holds the async driving loop for every runtime
 //! (`Stream`/`Sink` connection, handshakes, split halves), written once over a small runtime
 //! trait that each async adapter implements.
@@ -25,6 +28,7 @@ pub mod clock;
 mod error;
 mod message;
 mod options;
+pub mod pipe;
 mod random;
 mod session;
 #[cfg(feature = "tls")]
@@ -34,7 +38,8 @@ pub use body::BodyHandler;
 pub use error::Error;
 pub use message::Message;
 pub use options::{ClientOptions, RequestHook, Route, ServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
-pub use random::random_key;
+pub use pipe::Pipe;
+pub use random::{random_key, MaskSource};
 pub use session::{Handshake, Session, SessionEvent};
 
 /// The core crate, re-exported so that adapters and their users name one version of it.

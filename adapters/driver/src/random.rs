@@ -5,21 +5,30 @@
 /// How many bytes one refill reads: 64 masking keys.
 const BATCH: usize = 256;
 
-/// Masking keys from the OS entropy source, fetched [`BATCH`] bytes at a time.
-pub(crate) struct MaskSource {
+/// Masking keys from the OS entropy source, fetched 256 bytes (64 keys) at a time: what a
+/// client connection of the core ([`sockwright::conn::Connection::client`]) needs.
+pub struct MaskSource {
     buf: [u8; BATCH],
     next: usize,
 }
 
+impl Default for MaskSource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MaskSource {
-    pub(crate) fn new() -> Self {
+    /// A source whose first key triggers the first read from the OS.
+    pub fn new() -> Self {
         MaskSource {
             buf: [0; BATCH],
             next: BATCH,
         }
     }
 
-    pub(crate) fn next_key(&mut self) -> [u8; 4] {
+    /// The next masking key.
+    pub fn next_key(&mut self) -> [u8; 4] {
         if self.next + 4 > BATCH {
             fill(&mut self.buf);
             self.next = 0;
@@ -28,6 +37,19 @@ impl MaskSource {
         key.copy_from_slice(&self.buf[self.next..self.next + 4]);
         self.next += 4;
         key
+    }
+}
+
+impl sockwright::conn::MaskKeys for MaskSource {
+    fn next_mask_key(&mut self) -> [u8; 4] {
+        self.next_key()
+    }
+}
+
+impl std::fmt::Debug for MaskSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys themselves stay private.
+        f.write_str("MaskSource")
     }
 }
 

@@ -504,35 +504,12 @@ impl Session {
         let Some(tls) = &mut self.tls else {
             return &[];
         };
-        if !tls.has_output() {
-            let mut budget = crate::tls::PLAINTEXT_CHUNK;
-            while budget > 0 {
-                let written = if self.head_pos < self.head_out.len() {
-                    let end = self.head_out.len().min(self.head_pos + budget);
-                    let n = tls.write_plaintext(&self.head_out[self.head_pos..end]);
-                    self.head_pos += n;
-                    n
-                } else if let Phase::Open(conn) = &mut self.phase {
-                    let pending = conn.pending_transmit();
-                    let n = tls.write_plaintext(&pending[..pending.len().min(budget)]);
-                    conn.advance_transmit(n);
-                    n
-                } else {
-                    0
-                };
-                if written == 0 {
-                    break;
-                }
-                budget -= written;
-            }
-            let drained = self.head_pos >= self.head_out.len()
-                && match &mut self.phase {
-                    Phase::Open(conn) => conn.pending_transmit().is_empty(),
-                    _ => true,
-                };
-            tls.flush(finished && drained);
-        }
-        tls.output()
+        let mut plaintext = Plaintext {
+            head: &self.head_out,
+            head_pos: &mut self.head_pos,
+            phase: &mut self.phase,
+        };
+        tls.pending_output(&mut plaintext, finished)
     }
 
     fn trim_head(&mut self) {
@@ -605,6 +582,35 @@ impl Session {
         match &self.phase {
             Phase::Open(conn) => Some(conn),
             _ => None,
+        }
+    }
+}
+
+/// A session's plaintext on its way to the TLS layer: the head, then the connection's frames.
+#[cfg(feature = "tls")]
+struct Plaintext<'a> {
+    head: &'a [u8],
+    head_pos: &'a mut usize,
+    phase: &'a mut Phase,
+}
+
+#[cfg(feature = "tls")]
+impl crate::pipe::Plaintext for Plaintext<'_> {
+    fn pending(&mut self) -> &[u8] {
+        match self.head.get(*self.head_pos..) {
+            Some(head) if !head.is_empty() => head,
+            _ => match self.phase {
+                Phase::Open(conn) => conn.pending_transmit(),
+                _ => &[],
+            },
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        if *self.head_pos < self.head.len() {
+            *self.head_pos += n;
+        } else if let Phase::Open(conn) = self.phase {
+            conn.advance_transmit(n);
         }
     }
 }

@@ -15,6 +15,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, Server
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use crate::pipe::Plaintext;
 use crate::Error;
 
 /// How much plaintext is encrypted before the records are handed out: large enough for few,
@@ -191,6 +192,31 @@ impl TlsLayer {
                 break;
             }
         }
+    }
+
+    /// Once the previous records are written, encrypts up to [`PLAINTEXT_CHUNK`] bytes of
+    /// `source`'s plaintext; with `close`, ends the stream (close_notify) once `source` is
+    /// drained. Returns the records to write ([`TlsLayer::advance`] with what was written).
+    pub(crate) fn pending_output<P: Plaintext + ?Sized>(
+        &mut self,
+        source: &mut P,
+        close: bool,
+    ) -> &[u8] {
+        if !self.has_output() {
+            let mut budget = PLAINTEXT_CHUNK;
+            while budget > 0 {
+                let pending = source.pending();
+                let written = self.write_plaintext(&pending[..pending.len().min(budget)]);
+                if written == 0 {
+                    break;
+                }
+                source.advance(written);
+                budget -= written;
+            }
+            let drained = source.pending().is_empty();
+            self.flush(close && drained);
+        }
+        self.output()
     }
 
     pub(crate) fn has_output(&self) -> bool {

@@ -301,17 +301,22 @@ pub async fn connect(
     url: &str,
     options: impl Into<Arc<ClientOptions>>,
 ) -> Result<WebSocketStream, Error> {
-    asynch::connect::<_, Smol, _, _>(url, options.into(), |host, port| async move {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-        for addr in resolve(host, port).await? {
-            match Async::<TcpStream>::connect(addr).await {
-                Ok(stream) => return Ok(Transport::tcp(stream)),
-                Err(e) => last = e,
-            }
+    asynch::connect::<_, Smol, _, _>(url, options.into(), dial).await
+}
+
+/// Opens a TCP connection to `host` (a DNS name or an IP address) and `port`: resolves the
+/// name on a short-lived thread (the system resolver blocks; IP addresses need none), then
+/// tries each address in turn. For code that runs its own protocol over the stream, such as
+/// a relay; [`connect`] uses it. Not bounded in time: wrap it in a timeout.
+pub async fn dial(host: String, port: u16) -> io::Result<Transport<Async<TcpStream>>> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for addr in resolve(host, port).await? {
+        match Async::<TcpStream>::connect(addr).await {
+            Ok(stream) => return Ok(Transport::tcp(stream)),
+            Err(e) => last = e,
         }
-        Err(last)
-    })
-    .await
+    }
+    Err(last)
 }
 
 async fn resolve(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {

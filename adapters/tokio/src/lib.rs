@@ -236,10 +236,15 @@ pub async fn connect(
     url: &str,
     options: impl Into<Arc<ClientOptions>>,
 ) -> Result<WebSocketStream, Error> {
-    asynch::connect::<_, Tokio, _, _>(url, options.into(), |host, port| async move {
-        let stream = TcpStream::connect((host.as_str(), port)).await?;
-        let _ = stream.set_nodelay(true);
-        Ok(Transport(stream))
-    })
-    .await
+    asynch::connect::<_, Tokio, _, _>(url, options.into(), dial).await
+}
+
+/// Opens a TCP connection to `host` (a DNS name or an IP address) and `port`, resolving the
+/// name with tokio (on its blocking pool), with Nagle's algorithm off. For code that runs its
+/// own protocol over the stream, such as a relay; [`connect`] uses it. Not bounded in time:
+/// wrap it in a timeout.
+pub async fn dial(host: String, port: u16) -> io::Result<Transport<TcpStream>> {
+    let stream = TcpStream::connect((host.as_str(), port)).await?;
+    let _ = stream.set_nodelay(true);
+    Ok(Transport(stream))
 }

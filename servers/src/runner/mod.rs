@@ -23,13 +23,24 @@ use sockwright_driver::ServerOptions;
 mod async_conn;
 mod mio_rt;
 pub(crate) mod shared;
-mod smol_rt;
-mod std_rt;
-mod tokio_rt;
+pub(crate) mod smol_rt;
+pub(crate) mod std_rt;
+pub(crate) mod tokio_rt;
 
 /// How long a runner pauses after an accept that failed for a reason that is not about
 /// one connection (e.g. out of file descriptors), so that it does not spin meanwhile.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Whether an accept failed for a reason about that one connection (it was reset or
+/// aborted before it was taken, or a signal interrupted the call): accept again at once.
+pub(crate) fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
 
 /// Which adapter runs the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

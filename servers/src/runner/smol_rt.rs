@@ -3,14 +3,15 @@
 //! that runs the driver tasks of split halves: one thread per core).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 
+use async_io::Async;
 use futures_channel::oneshot;
-use sockwright_driver::asynch::Runtime as _;
+use sockwright_driver::asynch::{self, Runtime as _};
 use sockwright_driver::ServerOptions;
-use sockwright_smol::{Incoming, Smol};
+use sockwright_smol::Smol;
 use tracing::warn;
 
 use super::shared::Shared;
@@ -26,8 +27,19 @@ pub(crate) fn start(
     addr: SocketAddr,
     options: Arc<ServerOptions>,
 ) -> io::Result<Box<dyn Running>> {
-    let listener = sockwright_smol::bind(addr, options)?;
-    let addr = listener.local_addr()?;
+    listen(addr, move |stream, peer| {
+        Smol::spawn(connection(shared.clone(), stream, peer, options.clone()));
+    })
+}
+
+/// Binds `addr` and accepts on a thread of its own; `serve` gets each connection, to spawn
+/// its task.
+pub(crate) fn listen(
+    addr: SocketAddr,
+    serve: impl Fn(Async<TcpStream>, SocketAddr) + Send + 'static,
+) -> io::Result<Box<dyn Running>> {
+    let listener = Async::<TcpListener>::bind(addr)?;
+    let addr = listener.get_ref().local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     thread::Builder::new()
         .name("sockwright-accept".into())
@@ -35,7 +47,7 @@ pub(crate) fn start(
             let accept = async {
                 loop {
                     match listener.accept().await {
-                        Ok(incoming) => Smol::spawn(connection(shared.clone(), incoming)),
+                        Ok((stream, peer)) => serve(stream, peer),
                         Err(e) => {
                             warn!("accept failed: {e}");
                             async_io::Timer::after(ACCEPT_BACKOFF).await;
@@ -54,9 +66,14 @@ pub(crate) fn start(
     }))
 }
 
-async fn connection(shared: Arc<Shared>, incoming: Incoming) {
-    let peer = incoming.peer_addr();
-    match incoming.handshake().await {
+async fn connection(
+    shared: Arc<Shared>,
+    stream: Async<TcpStream>,
+    peer: SocketAddr,
+    options: Arc<ServerOptions>,
+) {
+    let transport = sockwright_smol::Transport::tcp(stream);
+    match asynch::accept::<_, Smol>(transport, options).await {
         Ok(ws) => {
             let handshake = ws.handshake().clone();
             let (reader, writer) = ws.split();

@@ -7,7 +7,7 @@
 //! Hub frames are queued in the connection by the publishing thread itself, with the hub's
 //! slow-consumer policy (it never blocks there), and written by the writer thread.
 
-use std::io::{self, ErrorKind};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -22,7 +22,7 @@ use sockwright_std::Sender;
 use tracing::{debug, warn};
 
 use super::shared::Shared;
-use super::{Running, ACCEPT_BACKOFF};
+use super::{is_transient, Running, ACCEPT_BACKOFF};
 use crate::app::{Conn, End, Reply};
 use crate::outbox::{Mailbox, Outgoing, Peer, Undelivered};
 
@@ -39,22 +39,38 @@ pub(crate) fn start(
     addr: SocketAddr,
     options: Arc<ServerOptions>,
 ) -> io::Result<Box<dyn Running>> {
+    listen(addr, "sockwright-conn", move |stream, peer| {
+        let (shared, options) = (shared.clone(), options.clone());
+        move || connection(&shared, stream, peer, options)
+    })
+}
+
+/// Binds `addr` and accepts on a thread of its own; each connection gets a thread named
+/// `thread_name` running what `serve` makes of it.
+pub(crate) fn listen<S, C>(
+    addr: SocketAddr,
+    thread_name: &'static str,
+    serve: S,
+) -> io::Result<Box<dyn Running>>
+where
+    S: Fn(TcpStream, SocketAddr) -> C + Send + 'static,
+    C: FnOnce() + Send + 'static,
+{
     let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     thread::Builder::new()
         .name("sockwright-accept".into())
-        .spawn(move || accept_loop(&listener, &shared, &options, &stopping))?;
+        .spawn(move || accept_loop(&listener, thread_name, &serve, &stopping))?;
     Ok(Box::new(StdServer { addr, stop }))
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    shared: &Arc<Shared>,
-    options: &Arc<ServerOptions>,
-    stop: &AtomicBool,
-) {
+fn accept_loop<S, C>(listener: &TcpListener, thread_name: &str, serve: &S, stop: &AtomicBool)
+where
+    S: Fn(TcpStream, SocketAddr) -> C,
+    C: FnOnce() + Send + 'static,
+{
     loop {
         let accepted = listener.accept();
         if stop.load(Ordering::Acquire) {
@@ -62,21 +78,14 @@ fn accept_loop(
         }
         match accepted {
             Ok((stream, peer)) => {
-                let (shared, options) = (shared.clone(), options.clone());
                 let spawned = thread::Builder::new()
-                    .name("sockwright-conn".into())
-                    .spawn(move || connection(&shared, stream, peer, options));
+                    .name(thread_name.into())
+                    .spawn(serve(stream, peer));
                 if let Err(e) = spawned {
                     warn!(peer = %peer, "no thread for the connection: {e}");
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionAborted
-                        | ErrorKind::ConnectionReset
-                        | ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_transient(&e) => {}
             Err(e) => {
                 warn!("accept failed: {e}");
                 thread::sleep(ACCEPT_BACKOFF);

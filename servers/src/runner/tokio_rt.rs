@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use sockwright_driver::ServerOptions;
-use sockwright_tokio::Incoming;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 use tracing::warn;
 
@@ -29,19 +29,32 @@ pub(crate) fn start(
     addr: SocketAddr,
     options: Arc<ServerOptions>,
 ) -> io::Result<Box<dyn Running>> {
+    listen(addr, move |stream, peer| {
+        tokio::spawn(connection(shared.clone(), stream, peer, options.clone()));
+    })
+}
+
+/// Builds the runtime, binds `addr` and accepts on a task of its own; `serve` gets each
+/// connection (Nagle's algorithm off), inside the runtime, to spawn its task.
+pub(crate) fn listen(
+    addr: SocketAddr,
+    serve: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+) -> io::Result<Box<dyn Running>> {
     let runtime = Builder::new_multi_thread()
         .enable_all()
         .thread_name("sockwright-tokio")
         .build()?;
-    let listener = runtime.block_on(sockwright_tokio::bind(addr, options))?;
+    let listener = runtime.block_on(TcpListener::bind(addr))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     runtime.spawn(async move {
         let accept = async {
             loop {
                 match listener.accept().await {
-                    Ok(incoming) => {
-                        tokio::spawn(connection(shared.clone(), incoming));
+                    Ok((stream, peer)) => {
+                        // Frames are written whole: Nagle's algorithm would only delay them.
+                        let _ = stream.set_nodelay(true);
+                        serve(stream, peer);
                     }
                     Err(e) => {
                         warn!("accept failed: {e}");
@@ -63,9 +76,13 @@ pub(crate) fn start(
     }))
 }
 
-async fn connection(shared: Arc<Shared>, incoming: Incoming) {
-    let peer = incoming.peer_addr();
-    match incoming.handshake().await {
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    options: Arc<ServerOptions>,
+) {
+    match sockwright_tokio::accept(stream, options).await {
         Ok(ws) => {
             let handshake = ws.handshake().clone();
             let (reader, writer) = ws.split();

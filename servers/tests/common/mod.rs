@@ -32,6 +32,8 @@ pub struct Sockwright {
     child: Child,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// Signalled once standard error has been read to its end.
+    stderr_done: mpsc::Receiver<()>,
 }
 
 impl Sockwright {
@@ -71,6 +73,7 @@ impl Sockwright {
         let stderr = Arc::new(Mutex::new(String::new()));
         let log = stderr.clone();
         let pipe = child.stderr.take().expect("stderr");
+        let (done, stderr_done) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
@@ -78,11 +81,13 @@ impl Sockwright {
                 log.push_str(&line);
                 log.push('\n');
             }
+            let _ = done.send(());
         });
         let mut server = Sockwright {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
+            stderr_done,
         };
         let line = rx
             .recv_timeout(STEP)
@@ -113,11 +118,14 @@ impl Sockwright {
         assert!(status.success());
     }
 
-    /// Waits for the process to exit, at most `timeout`.
+    /// Waits for the process to exit, at most `timeout`; then [`Sockwright::log`] holds
+    /// everything it wrote.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // The last lines may still be on their way through the pipe.
+                let _ = self.stderr_done.recv_timeout(STEP);
                 return Some(status);
             }
             thread::sleep(Duration::from_millis(20));

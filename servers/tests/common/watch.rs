@@ -181,8 +181,18 @@ impl Watch {
         allowance: u64,
         path: fn(&str) -> String,
     ) -> Watch {
-        let addr = server.addr;
-        let process = Process::of(server);
+        Watch::start_at(server.addr, Process::of(server), label, allowance, path)
+    }
+
+    /// [`Watch::start_on`] the server at `addr` run by `process` (for a thread that does not
+    /// hold the [`Sockwright`]).
+    pub fn start_at(
+        addr: SocketAddr,
+        process: Process,
+        label: &str,
+        allowance: u64,
+        path: fn(&str) -> String,
+    ) -> Watch {
         // Warm up: the first connection allocates what every later one reuses.
         probe(addr, path, 0).unwrap_or_else(|e| panic!("{label}: the warm-up echo failed: {e}"));
         let talkers: Vec<_> = (0..TALKERS)

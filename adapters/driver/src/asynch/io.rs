@@ -20,9 +20,7 @@ pub(super) const READS_PER_POLL: usize = 32;
 pub(super) struct Conn<T, R: Runtime> {
     pub(super) transport: T,
     pub(super) session: Session,
-    timer: R::Timer,
-    /// The deadline the timer is set to, if it is set and has not fired.
-    armed: Option<Duration>,
+    timer: DeadlineTimer<R>,
     buf: Box<[u8]>,
     /// The read side ended (EOF or error): nothing more is read.
     pub(super) read_done: bool,
@@ -34,8 +32,7 @@ impl<T: AsyncTransport, R: Runtime> Conn<T, R> {
         Conn {
             transport,
             session,
-            timer: R::timer(),
-            armed: None,
+            timer: DeadlineTimer::new(),
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             read_done: false,
             shut_down: false,
@@ -81,22 +78,7 @@ impl<T: AsyncTransport, R: Runtime> Conn<T, R> {
         cx: &mut Context<'_>,
         deadline: Option<Duration>,
     ) -> bool {
-        let Some(at) = deadline else {
-            self.armed = None;
-            return false;
-        };
-        if self.armed != Some(at) {
-            self.timer.reset(clock::instant_at(at));
-            self.armed = Some(at);
-        }
-        match self.timer.poll_fire(cx) {
-            Poll::Ready(()) => {
-                // Re-armed on the next call, even for the same deadline.
-                self.armed = None;
-                true
-            }
-            Poll::Pending => false,
-        }
+        self.timer.poll(cx, deadline)
     }
 
     /// Reads once into the session. `Ready(Ok)` when something happened (bytes or the end of
@@ -139,5 +121,58 @@ impl<T: AsyncTransport, R: Runtime> Conn<T, R> {
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// A runtime timer for deadlines on the sessions' clock ([`clock`]), reset only when the
+/// deadline changes: what a driving loop arms after each drain.
+pub struct DeadlineTimer<R: Runtime> {
+    timer: R::Timer,
+    /// The deadline the timer is set to, if it is set and has not fired.
+    armed: Option<Duration>,
+}
+
+impl<R: Runtime> DeadlineTimer<R> {
+    /// A timer not yet armed.
+    pub fn new() -> Self {
+        DeadlineTimer {
+            timer: R::timer(),
+            armed: None,
+        }
+    }
+
+    /// Arms the timer for `deadline` and returns whether it has come (then it is re-armed
+    /// on the next call, even for the same deadline); otherwise the waker in `cx` is called
+    /// when it comes. `None` leaves the timer unarmed.
+    pub fn poll(&mut self, cx: &mut Context<'_>, deadline: Option<Duration>) -> bool {
+        let Some(at) = deadline else {
+            self.armed = None;
+            return false;
+        };
+        if self.armed != Some(at) {
+            self.timer.reset(clock::instant_at(at));
+            self.armed = Some(at);
+        }
+        match self.timer.poll_fire(cx) {
+            Poll::Ready(()) => {
+                self.armed = None;
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+}
+
+impl<R: Runtime> Default for DeadlineTimer<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for DeadlineTimer<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadlineTimer")
+            .field("armed", &self.armed)
+            .finish_non_exhaustive()
     }
 }

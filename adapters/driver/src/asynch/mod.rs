@@ -70,6 +70,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use handshake::{accept, connect, with_deadline};
+pub use io::DeadlineTimer;
 pub use split::{Reader, Writer, READER_QUEUE};
 pub use stream::WebSocketStream;
 
