@@ -1,19 +1,24 @@
-//! The robustness suite's attacks on the hub (and the relay, once it lands): on every
-//! runtime at once, with a [`Watch`] checking that fresh clients are served, that open
-//! connections lose no message and that memory stays under the stated bound (see
-//! `robustness.rs` for the echo server's attacks). These read /proc, so they run on Linux.
+//! The robustness suite's attacks on the hub and the relay: a subscriber that never reads,
+//! upstreams that stall or reset. On every runtime at once, with a [`Watch`] checking that
+//! fresh clients are served, that open connections lose no message and that memory stays
+//! under the stated bound (see `robustness.rs` for the echo server's attacks). These read
+//! /proc, so they run on Linux.
 
 #![cfg(target_os = "linux")]
 
 mod common;
 
-use std::net::SocketAddr;
-use std::thread;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use common::peers::notice;
 use common::raw;
 use common::watch::{on_every_runtime, Process, Watch, MIB, TALKERS};
-use common::{post, ws, Sockwright, STEP};
+use common::{http, post, tcp, ws, Sockwright, STEP};
 use tungstenite::Message;
 
 // ---------------------------------------------------------------------------------------
@@ -103,6 +108,183 @@ fn a_subscriber_that_never_reads_is_closed_and_the_others_get_everything() {
         drop(slow);
         process.wait_tcp_connections(0, STEP);
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// The relay: upstreams that stall or reset
+
+/// Clients sent to the bad upstream at once, on one relay.
+const RELAYED: usize = 10;
+
+/// The memory bound while relayed clients wait on a bad upstream: each relay holds at most
+/// a queue per direction (the stalled upstream's fills with what its client sends); 10
+/// clients sending 1 MiB each, and noise.
+const RELAY_ALLOWANCE: u64 = 48 * MIB;
+
+/// An upstream that accepts and never answers the handshake: every client gets `502 Bad
+/// Gateway` naming the timeout once `--upstream-timeout` (1 s) has passed.
+#[test]
+fn an_upstream_that_never_answers_gets_the_clients_a_502() {
+    relay_attack(
+        "silent upstream",
+        Misbehaviour::SilentBeforeAnswer,
+        |addr| {
+            let answer = http(tcp(addr), &raw::upgrade_request(addr, "/bad"));
+            assert!(
+                answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+                "{answer}"
+            );
+            assert!(
+                answer.contains("did not answer the WebSocket handshake within 1000 ms"),
+                "{answer}"
+            );
+        },
+    );
+}
+
+/// An upstream that completes the upgrade, then neither reads nor answers pings: the
+/// relay's keepalive towards it fails, and each client is closed with 1011 and a reason,
+/// having sent 1 MiB that the upstream never took.
+#[test]
+fn an_upstream_that_stalls_gets_the_clients_closed_with_a_reason() {
+    relay_attack(
+        "stalled upstream",
+        Misbehaviour::StallAfterUpgrade,
+        |addr| {
+            let mut client = raw::upgrade(addr, "/bad");
+            let _ = client.write_all(&raw::frame(true, raw::BINARY, &raw::payload(0, 1 << 20)));
+            let (code, reason) = raw::read_close(&mut client);
+            assert_eq!(code, 1011, "{reason}");
+            assert!(!reason.is_empty(), "a close without a reason");
+        },
+    );
+}
+
+/// An upstream that completes the upgrade, then resets the connection: each client is
+/// closed with `1011 "upstream connection lost"`.
+#[test]
+fn an_upstream_that_resets_gets_the_clients_closed_with_a_reason() {
+    relay_attack(
+        "resetting upstream",
+        Misbehaviour::ResetAfterUpgrade,
+        |addr| {
+            let mut client = raw::upgrade(addr, "/bad");
+            let (code, reason) = raw::read_close(&mut client);
+            assert_eq!((code, reason.as_str()), (1011, "upstream connection lost"));
+        },
+    );
+}
+
+/// On every runtime: a relay with two routes, `/echo` to a `sockwright echo` (where the
+/// watch's clients go) and `/bad` to an upstream that misbehaves; [`RELAYED`] clients at
+/// once run `client(relay address)` against `/bad`. Afterwards the relay holds no
+/// connection.
+fn relay_attack(name: &str, misbehaviour: Misbehaviour, client: fn(SocketAddr)) {
+    on_every_runtime(|runtime| {
+        let label = format!("{runtime}: relay, {name}");
+        let echo = Sockwright::echo(&["--runtime", runtime]);
+        let bad = BadUpstream::start(misbehaviour);
+        let relay = Sockwright::start(&[
+            "relay",
+            "--runtime",
+            runtime,
+            "--route",
+            &format!("/echo=ws://{}/ws", echo.addr),
+            "--route",
+            &format!("/bad=ws://{}/ws", bad.addr),
+            "--upstream-timeout",
+            "1s",
+            "--ping-interval",
+            "1s",
+            "--idle-timeout",
+            "1s",
+        ]);
+        let addr = relay.addr;
+        let process = Process::of(&relay);
+        let watch = Watch::start_on(&relay, &label, RELAY_ALLOWANCE, |_| "/echo".into());
+        thread::scope(|scope| {
+            for _ in 0..RELAYED {
+                scope.spawn(move || client(addr));
+            }
+        });
+        watch.finish();
+        process.wait_tcp_connections(0, STEP);
+        drop(bad);
+    });
+}
+
+/// How the test's bad upstream behaves with each connection.
+#[derive(Clone, Copy, Debug)]
+enum Misbehaviour {
+    /// Reads the request, never answers.
+    SilentBeforeAnswer,
+    /// Completes the upgrade, then neither reads nor writes.
+    StallAfterUpgrade,
+    /// Completes the upgrade, then resets the connection (SO_LINGER 0).
+    ResetAfterUpgrade,
+}
+
+/// An upstream on 127.0.0.1 that misbehaves with every connection until dropped.
+struct BadUpstream {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BadUpstream {
+    fn start(misbehaviour: Misbehaviour) -> BadUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the upstream");
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || {
+            // What a stalled upstream holds open until the test ends.
+            let mut held = Vec::new();
+            while !stopping.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        held.extend(misbehave(stream, misbehaviour));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        BadUpstream {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Does to `stream` what `misbehaviour` says; returns it if it is to be held open.
+fn misbehave(stream: TcpStream, misbehaviour: Misbehaviour) -> Option<TcpStream> {
+    match misbehaviour {
+        Misbehaviour::SilentBeforeAnswer => Some(stream),
+        Misbehaviour::StallAfterUpgrade => {
+            tungstenite::accept(stream).ok().map(|ws| ws.into_inner())
+        }
+        Misbehaviour::ResetAfterUpgrade => {
+            if let Ok(ws) = tungstenite::accept(stream) {
+                let stream = ws.into_inner();
+                // Let the 101 reach the client before the reset.
+                thread::sleep(Duration::from_millis(100));
+                let _ = rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
+            }
+            None
+        }
+    }
+}
+
+impl Drop for BadUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// `POST /publish?topic=feed` with `body` (binary).
