@@ -166,8 +166,8 @@ pub fn number(value: f64) -> String {
         format!("{:.0}k", value / 1e3)
     } else if magnitude >= 100.0 {
         format!("{value:.0}")
-    } else if magnitude >= 10.0 {
-        format!("{value:.1}")
+    } else if magnitude >= 10.0 || value.fract() == 0.0 {
+        format!("{value:.1}").trim_end_matches(".0").to_string()
     } else {
         format!("{value:.2}")
     }
@@ -264,7 +264,8 @@ mod tests {
     fn spreads_and_numbers() {
         let s = Spread::of([3.0, 1.0, f64::NAN, 2.0, 10.0].into_iter());
         assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 10.0));
-        assert_eq!(Spread::of([5.0].into_iter()).display(), "5.00");
+        assert_eq!(Spread::of([5.0].into_iter()).display(), "5");
+        assert_eq!(number(2.5), "2.50");
         assert_eq!(number(123_456.0), "123k");
         assert_eq!(number(12_345_678.0), "12.3M");
         assert_eq!(number(f64::NAN), "–");
@@ -289,10 +290,10 @@ mod tests {
         let mut out = String::new();
         markdown_row(&mut out, &row, &["peer"]);
         assert!(
-            out.contains("| mine | 200 [180–220] | 10.0 | 2.00 |"),
+            out.contains("| mine | 200 [180–220] | 10 | 2.00 |"),
             "{out}"
         );
-        assert!(out.contains("| peer | 100 | 10.0 | 1 |"), "{out}");
+        assert!(out.contains("| peer | 100 | 10 | 1 |"), "{out}");
         assert!(out.contains("| broken | exited |"), "{out}");
         assert_eq!(headline(&row, "mine"), Some(200.0));
         assert_eq!(median_of(&row, "peer", "p50 µs"), Some(10.0));

@@ -647,7 +647,7 @@ fn machine() -> Vec<String> {
         .find_map(|l| l.strip_prefix("Model name:").map(|m| m.trim().to_string()))
         .unwrap_or_else(|| "(unknown)".to_string());
     vec![
-        format!("CPUs (`nproc`): {}", output("nproc", &[])),
+        format!("CPUs (`nproc --all`): {}", output("nproc", &["--all"])),
         format!("CPU model (`lscpu`): {model}"),
         format!("kernel (`uname -r`): {}", output("uname", &["-r"])),
         format!("compiler: {}", output("rustc", &["-V"])),
