@@ -49,4 +49,4 @@ command_line="bench/run.sh"
 [ "$pin" = 0 ] && command_line+=" --no-pin"
 
 exec "${generator[@]}" suite --bin-dir "$bin" --peers-dir "$peers" "${pinning[@]}" \
-    --out "$out" --command-line "$command_line" "${args[@]}"
+    --out "$out" --command-line "$command_line" --notes bench/findings.md "${args[@]}"

@@ -122,6 +122,9 @@ struct SuiteArgs {
     /// The command line to print in the file (what reproduces it).
     #[arg(long, default_value = "bench/run.sh")]
     command_line: String,
+    /// A Markdown file appended to the output (findings that outlive one run).
+    #[arg(long)]
+    notes: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -221,6 +224,7 @@ fn run(command: Command) -> Result<(), String> {
             only: args.only,
             out: args.out,
             command_line: args.command_line,
+            notes: args.notes,
         })
         .map_err(|e| e.to_string()),
     }

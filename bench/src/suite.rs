@@ -41,6 +41,8 @@ pub struct SuiteConfig {
     pub out: PathBuf,
     /// The command that reproduces the file, printed in it.
     pub command_line: String,
+    /// Markdown appended at the end (what the profiles said), if given.
+    pub notes: Option<PathBuf>,
 }
 
 /// A server the suite can start.
@@ -130,7 +132,7 @@ impl Load {
 
 fn size(bytes: usize) -> String {
     match bytes {
-        b if b >= 1024 && b % 1024 == 0 => format!("{} KiB", b / 1024),
+        b if b >= 1024 && b.is_multiple_of(1024) => format!("{} KiB", b / 1024),
         b => format!("{b} B"),
     }
 }
@@ -235,7 +237,10 @@ pub fn run(config: &SuiteConfig) -> io::Result<()> {
             }
         }
     }
-    let markdown = render(config, rounds, window, &loads, &rows, &launcher);
+    let mut markdown = render(config, rounds, window, &loads, &rows, &launcher);
+    if let Some(notes) = &config.notes {
+        markdown.push_str(&fs::read_to_string(notes)?);
+    }
     fs::write(&config.out, markdown)?;
     eprintln!("wrote {}", config.out.display());
     Ok(())

@@ -32,14 +32,13 @@ async fn upgrade_to_echo(
         };
         let mut ws = FragmentCollector::new(websocket);
         while let Ok(frame) = ws.read_frame().await {
-            match frame.opcode {
+            let echoed = match frame.opcode {
                 OpCode::Close => return,
-                OpCode::Text | OpCode::Binary => {
-                    if ws.write_frame(frame).await.is_err() {
-                        return;
-                    }
-                }
-                _ => {}
+                OpCode::Text | OpCode::Binary => ws.write_frame(frame).await,
+                _ => Ok(()),
+            };
+            if echoed.is_err() {
+                return;
             }
         }
     });

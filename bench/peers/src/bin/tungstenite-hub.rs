@@ -31,6 +31,8 @@ async fn main() {
     }
 }
 
+// The handshake callback's error type is tungstenite's (a whole HTTP response).
+#[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, topics: Topics) {
     let _ = stream.set_nodelay(true);
     let mut topic = None;
