@@ -104,8 +104,10 @@ pub struct Session {
     /// Plaintext written before the connection existed (request, response or refusal).
     head_out: Vec<u8>,
     head_pos: usize,
+    /// Boxed: rustls' state is about 1.2 KiB, which a plain connection should not carry
+    /// inline (sessions sit by value in slabs and tasks).
     #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TlsLayer>,
+    tls: Option<Box<crate::tls::TlsLayer>>,
     deadline: Option<Duration>,
     opened_pending: bool,
     /// The fatal error, until [`Session::poll_event`] reports it.
@@ -125,7 +127,7 @@ impl Session {
         let mut session = Session::new(Phase::Accepting { parser, options }, deadline);
         #[cfg(feature = "tls")]
         match tls {
-            Some(Ok(tls)) => session.tls = Some(tls),
+            Some(Ok(tls)) => session.tls = Some(Box::new(tls)),
             Some(Err(e)) => session.fail(e),
             None => {}
         }
@@ -153,10 +155,10 @@ impl Session {
         let deadline = Some(now + options.handshake_timeout);
         #[cfg(feature = "tls")]
         let tls = match url.is_secure() {
-            true => Some(crate::tls::TlsLayer::client(
+            true => Some(Box::new(crate::tls::TlsLayer::client(
                 url.host(),
                 options.tls.clone(),
-            )?),
+            )?)),
             false => None,
         };
         #[cfg(not(feature = "tls"))]

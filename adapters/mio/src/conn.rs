@@ -1,6 +1,6 @@
 //! One connection of a loop: a mio socket and its [`Session`], with the byte moving done the
-//! edge-triggered way (read until `WouldBlock`, write until `WouldBlock`), and the slab that
-//! names connections by [`ConnId`].
+//! edge-triggered way (read until `WouldBlock` or a short read, write until `WouldBlock`), and
+//! the slab that names connections by [`ConnId`].
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -22,6 +22,11 @@ const CLOSE_DRAIN_READS: usize = 4;
 pub(crate) enum ReadOutcome {
     /// Bytes were read and handed to the session.
     Data,
+    /// Bytes were read and handed to the session, fewer than the buffer had room for: the
+    /// socket held no more at that moment, and whatever arrives later raises a new readiness
+    /// edge, so reading again now would only return `WouldBlock` (a wasted system call per
+    /// message in a request-response exchange).
+    Drained,
     /// Nothing to read now (or reading is paused, or the socket is not connected yet).
     Blocked,
     /// The read side ended (EOF) or failed; the session has been told.
@@ -110,7 +115,11 @@ impl Conn {
                 Ok(n) => {
                     self.session
                         .handle_input(now, buf.get(..n).unwrap_or_default());
-                    return ReadOutcome::Data;
+                    return if n < buf.len() {
+                        ReadOutcome::Drained
+                    } else {
+                        ReadOutcome::Data
+                    };
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Blocked,

@@ -111,7 +111,7 @@ impl<H: Handler> EventLoop<H> {
             }
             self.run_commands();
             for id in mem::take(&mut self.reactor.read_again) {
-                self.read(id);
+                self.read(id, false);
             }
             self.fire_timers();
         };
@@ -133,13 +133,17 @@ impl<H: Handler> EventLoop<H> {
             self.reactor.mark(id);
         }
         if readable {
-            self.read(id);
+            // With the peer's FIN in this event, read on to the end of the stream: no later
+            // edge would announce it. Otherwise a short read means the socket is empty.
+            let to_eof = event.is_read_closed() || event.is_error();
+            self.read(id, !to_eof);
         }
     }
 
-    /// Reads until the socket would block (or the turn's budget is spent), handing each
-    /// piece to the handler before the next is read.
-    fn read(&mut self, id: ConnId) {
+    /// Reads until the socket would block, or (with `stop_when_drained`) a read comes back
+    /// short, or the turn's budget is spent, handing each piece to the handler before the
+    /// next is read.
+    fn read(&mut self, id: ConnId, stop_when_drained: bool) {
         for _ in 0..READ_BUDGET {
             let reactor = &mut self.reactor;
             let Some(conn) = reactor.conns.get_mut(id) else {
@@ -147,6 +151,12 @@ impl<H: Handler> EventLoop<H> {
             };
             match conn.read(&mut reactor.buf, clock::now()) {
                 ReadOutcome::Data => self.process(id),
+                ReadOutcome::Drained => {
+                    self.process(id);
+                    if stop_when_drained {
+                        return;
+                    }
+                }
                 ReadOutcome::Blocked => return,
                 ReadOutcome::Ended => return self.process(id),
             }

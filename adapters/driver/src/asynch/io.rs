@@ -1,6 +1,7 @@
 //! The three moves of every async driver — write the session's output, arm its timer, read
 //! into it — over an [`AsyncTransport`] and a [`Runtime`] timer.
 
+use std::cell::RefCell;
 use std::io;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -8,9 +9,18 @@ use std::time::Duration;
 use super::{AsyncTimer, AsyncTransport, Runtime};
 use crate::{clock, Session};
 
-/// How many bytes one read asks the transport for: a full TLS record, and few enough that a
-/// server with many idle connections does not hold much memory in read buffers.
-pub(super) const READ_BUFFER: usize = 16 * 1024;
+/// How many bytes one read asks the transport for: several TLS records, or a 16 KiB message
+/// with its neighbours, in one call. The buffer is the thread's, not the connection's (see
+/// [`READ_SCRATCH`]), so its size costs nothing per connection.
+pub(super) const READ_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// One read buffer per thread, shared by every connection polled on it. A read's bytes go
+    /// to the session (which keeps what it still needs) before the poll returns, so nothing
+    /// lives in the buffer between reads, and an idle connection holds no read buffer: with a
+    /// zeroed 16 KiB buffer each, 1,000 idle connections held 16 MiB more resident memory.
+    static READ_SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER].into_boxed_slice());
+}
 
 /// How many reads one poll makes before it yields to the runtime, so that a peer streaming a
 /// large message cannot starve the other tasks of its thread.
@@ -21,7 +31,6 @@ pub(super) struct Conn<T, R: Runtime> {
     pub(super) transport: T,
     pub(super) session: Session,
     timer: DeadlineTimer<R>,
-    buf: Box<[u8]>,
     /// The read side ended (EOF or error): nothing more is read.
     pub(super) read_done: bool,
     shut_down: bool,
@@ -33,7 +42,6 @@ impl<T: AsyncTransport, R: Runtime> Conn<T, R> {
             transport,
             session,
             timer: DeadlineTimer::new(),
-            buf: vec![0; READ_BUFFER].into_boxed_slice(),
             read_done: false,
             shut_down: false,
         }
@@ -88,17 +96,19 @@ impl<T: AsyncTransport, R: Runtime> Conn<T, R> {
         if self.read_done {
             return Poll::Pending;
         }
-        match self.transport.poll_read(cx, &mut self.buf) {
+        let read = READ_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buf) => self.read_into(cx, &mut buf),
+            // Only if a transport's read polled another connection on this thread: that
+            // read gets a buffer of its own.
+            Err(_) => self.read_into(cx, &mut vec![0; READ_BUFFER]),
+        });
+        match read {
             Poll::Ready(Ok(0)) => {
                 self.read_done = true;
                 self.session.handle_eof(clock::now());
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Ok(n)) => {
-                let read = self.buf.get(..n).unwrap_or(&self.buf);
-                self.session.handle_input(clock::now(), read);
-                Poll::Ready(Ok(()))
-            }
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => {
                 self.read_done = true;
@@ -106,6 +116,19 @@ impl<T: AsyncTransport, R: Runtime> Conn<T, R> {
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// Reads once into `buf` and hands what came to the session (not the end of stream).
+    fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let read = self.transport.poll_read(cx, buf);
+        if let Poll::Ready(Ok(n)) = &read {
+            let n = *n;
+            if n > 0 {
+                let bytes = buf.get(..n).unwrap_or(buf);
+                self.session.handle_input(clock::now(), bytes);
+            }
+        }
+        read
     }
 
     /// Ends the write side of the transport, once; its errors are ignored (the connection is
