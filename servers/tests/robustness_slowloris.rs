@@ -41,9 +41,8 @@ const LOW_SOFT_LIMIT: u64 = 1024;
 const FDS_PER_SERVER: u64 = SLOW_CLIENTS as u64 + 100;
 
 /// The memory bound while 2,000 connections are in their handshake: 48 KiB each. Measured
-/// per connection: mio about 2 KiB (one read buffer per event loop), tokio and smol about
-/// 17 KiB (a 16 KiB read buffer per connection), std about 38 KiB (a thread: its stack's
-/// touched pages, and its read buffer).
+/// per connection: mio about 1 KiB, tokio and smol about 4 KiB (read buffers are per thread),
+/// std about 30 KiB (a thread: its stack's touched pages, and its read buffer).
 const SLOWLORIS_ALLOWANCE: u64 = SLOW_CLIENTS as u64 * 48 * 1024;
 
 #[test]
