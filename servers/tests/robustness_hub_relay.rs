@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use common::checks::read_data;
 use common::peers::notice;
 use common::raw;
 use common::watch::{on_every_runtime, Process, Watch, MIB, TALKERS};
@@ -327,14 +328,4 @@ fn catch_up(slow: &mut std::net::TcpStream) -> (usize, Option<u16>) {
 fn close(mut client: tungstenite::WebSocket<std::net::TcpStream>) {
     client.close(None).expect("send the close");
     while client.read().is_ok() {}
-}
-
-/// The next message that is not a ping or pong.
-fn read_data(client: &mut tungstenite::WebSocket<std::net::TcpStream>) -> Message {
-    loop {
-        match client.read().expect("read") {
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => return other,
-        }
-    }
 }
