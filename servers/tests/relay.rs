@@ -206,7 +206,10 @@ fn echo_through_and_failures(runtime: &str) {
     assert!(get(addr, "/ping").ends_with("\r\n\r\npong\n"));
     let page = get(addr, "/");
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
-    assert!(page.contains(r#"name="sockwright-path" content="/chat""#), "{page}");
+    assert!(
+        page.contains(r#"name="sockwright-path" content="/chat""#),
+        "{page}"
+    );
     let plain = get(addr, "/chat");
     assert!(plain.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{plain}");
     assert!(plain.contains("Upgrade header is missing"), "{plain}");
