@@ -391,19 +391,17 @@ fn test_page() -> String {
         warn!("the hub's test page could not be made from the echo page; it connects to /ws");
         return echo::TEST_PAGE.to_owned();
     };
-    let page = page
-        .replacen(
-            "<title>sockwright echo</title>",
-            "<title>sockwright hub</title>",
-            1,
-        )
-        .replacen("<h1>sockwright echo</h1>", "<h1>sockwright hub</h1>", 1)
-        .replacen(
-            "Every message sent to the WebSocket endpoint comes back with its own type.",
-            "Every message is delivered to every session in the sender's topics (the sender \
+    page.replacen(
+        "<title>sockwright echo</title>",
+        "<title>sockwright hub</title>",
+        1,
+    )
+    .replacen("<h1>sockwright echo</h1>", "<h1>sockwright hub</h1>", 1)
+    .replacen(
+        "Every message sent to the WebSocket endpoint comes back with its own type.",
+        "Every message is delivered to every session in the sender's topics (the sender \
              included). Open the page twice with different user ids, or publish from a \
              backend: <code>curl -d hello http://HOST/publish</code>.",
-            1,
-        );
-    page
+        1,
+    )
 }

@@ -132,8 +132,8 @@ fn hub_through_nginx(proxied: &Proxied<'_>) {
     let mut ann = proxied.ws("/im?user_id=ann");
     let mut bob = proxied.wss("/im?user_id=bob");
     // Both are registered once each has had its own first message back.
-    read_until(&mut ann.send_text("ann here"), "ann here");
-    read_until(&mut bob.send_text("bob here"), "bob here");
+    read_until(ann.send_text("ann here"), "ann here");
+    read_until(bob.send_text("bob here"), "bob here");
     ann.send(Message::text("hello bob")).expect("send");
     assert_eq!(bob.read().expect("read"), Message::text("hello bob"));
 

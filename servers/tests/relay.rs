@@ -525,6 +525,92 @@ fn shutdown(runtime: &str) {
     assert!(log.contains("closed; client closed 1001"), "{log}");
 }
 
+/// The relay in front of the `sockwright hub` binary: the client's `Topic` and `Name`
+/// headers and query reach the hub (its session is in the topic the header names), messages
+/// cross both ways through the hub, a backend's publish reaches the relayed client, the hub's
+/// refusal comes back as 502 naming its status, and the relayed client's close ends its hub
+/// session only.
+fn to_a_hub(runtime: &str) {
+    let hub = Sockwright::hub(&["--runtime", runtime]);
+    let route = format!("/im=ws://{}/im", hub.addr);
+    let server = relay(&["--runtime", runtime, "--route", &route]);
+
+    // Direct to the hub: bob in "news", carol in the default room. Each is registered once
+    // its own first message came back (the hub registers a session after its 101).
+    let mut bob = ws(hub.addr, "/im?user_id=bob&topic=news", None).expect("bob");
+    bob.send(Message::text("bob here")).unwrap();
+    assert_eq!(read_data(&mut bob), Message::text("bob here"));
+    let mut carol = ws(hub.addr, "/im?user_id=carol", None).expect("carol");
+    carol.send(Message::text("carol here")).unwrap();
+    assert_eq!(read_data(&mut carol), Message::text("carol here"));
+
+    // Relayed: ann, in topic "news" by header only; bob hears her first message.
+    let url = format!("ws://{}/im?user_id=ann", server.addr);
+    let mut request = url.as_str().into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert("Topic", HeaderValue::from_static("news"));
+    headers.insert("Name", HeaderValue::from_static("Ann"));
+    let (mut ann, _) = tungstenite::client(request, tcp(server.addr)).expect("relayed client");
+    ann.send(Message::text("ann here")).unwrap();
+    assert_eq!(read_data(&mut ann), Message::text("ann here"));
+    assert_eq!(read_data(&mut bob), Message::text("ann here"));
+
+    // A publish to "news" counts ann (through the relay) and bob, not carol; both get it.
+    let reply = common::post(hub.addr, "/publish?topic=news", None, b"headline");
+    assert!(reply.contains("\"recipients\":2"), "{reply}");
+    assert_eq!(read_data(&mut ann), Message::text("headline"));
+    assert_eq!(read_data(&mut bob), Message::text("headline"));
+
+    // Ann's messages reach bob through the relay and the hub, types kept; and come back to her.
+    ann.send(Message::text("hi from ann")).unwrap();
+    ann.send(Message::binary(vec![1, 2, 3])).unwrap();
+    for ws in [&mut bob, &mut ann] {
+        assert_eq!(read_data(ws), Message::text("hi from ann"));
+        assert_eq!(read_data(ws), Message::binary(vec![1, 2, 3]));
+    }
+    // Bob's reach ann.
+    bob.send(Message::text("hi ann")).unwrap();
+    assert_eq!(read_data(&mut ann), Message::text("hi ann"));
+    assert_eq!(read_data(&mut bob), Message::text("hi ann"));
+
+    // The hub refuses a relayed request without user_id: 502 naming the hub's reason.
+    let Some(refused) = relayed_refusal(server.addr, "/im") else {
+        panic!("the relay upgraded /im without user_id");
+    };
+    assert!(refused.starts_with("HTTP/1.1 502 "), "{refused}");
+    assert!(
+        refused.contains("refused the WebSocket handshake with 400"),
+        "{refused}"
+    );
+
+    // Ann leaves: a publish to "news" now reaches bob only; carol never heard a thing.
+    ann.close(None).unwrap();
+    let _ = read_to_close(&mut ann);
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let reply = common::post(hub.addr, "/publish?topic=news", None, b"later");
+        assert_eq!(read_data(&mut bob), Message::text("later"));
+        if reply.contains("\"recipients\":1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{reply}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    carol.send(Message::text("carol only")).unwrap();
+    assert_eq!(read_data(&mut carol), Message::text("carol only"));
+}
+
+/// The relay's answer to a WebSocket upgrade of `path` that the upstream refuses.
+fn relayed_refusal(addr: SocketAddr, path: &str) -> Option<String> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let response = common::http(tcp(addr), &request);
+    (!response.starts_with("HTTP/1.1 101")).then_some(response)
+}
+
 macro_rules! per_runtime {
     ($($module:ident => $runtime:literal),*) => {
         $(
@@ -552,6 +638,11 @@ macro_rules! per_runtime {
                 #[test]
                 fn shutdown() {
                     super::shutdown($runtime);
+                }
+
+                #[test]
+                fn to_a_hub() {
+                    super::to_a_hub($runtime);
                 }
             }
         )*
