@@ -402,7 +402,8 @@ fn clients_that_vanish_are_freed() {
 enum Vanish {
     /// SO_LINGER 0, then close: the kernel sends a reset and forgets the connection.
     Reset,
-    /// A plain close: FIN, and whatever the server sends next is refused.
+    /// A plain close: FIN, and whatever the server sends next is refused. (With the server's
+    /// bytes unread in its buffer, as mid-echo, the kernel resets instead.)
     Fin,
 }
 
