@@ -398,7 +398,15 @@ fn dead_subscriber_is_cut_off(runtime: RuntimeKind) {
     thread::sleep(close_timeout + Duration::from_secs(2));
     let (seen, end) = catch_up(&mut slow, &Message::text("unreachable"));
     assert!(seen.len() < COUNT, "it got {}", seen.len());
-    assert!(matches!(end, Ending::Dropped(_)), "cut off: {end:?}");
+    // Cut off; its 1013 close frame may have made it into the socket buffers before the cut
+    // when the kernel had room for it (on a loaded machine, sometimes).
+    assert!(
+        matches!(
+            end,
+            Ending::Dropped(_) | Ending::Closed(Some(CloseCode::Again))
+        ),
+        "cut off: {end:?}"
+    );
 }
 
 macro_rules! on_each_runtime {
