@@ -358,7 +358,8 @@ impl Harness {
                 let Some(conn) = self.conns.get_mut(&handle) else {
                     return;
                 };
-                let close = wire::encode(true, 0, op::CLOSE, &[0x03, 0xE8], Some([1, 2, 3, 4]));
+                let mask = (conn.role() == Role::Server).then_some([1, 2, 3, 4]);
+                let close = wire::encode(true, 0, op::CLOSE, &[0x03, 0xE8], mask);
                 let _ = conn.handle_read(Duration::ZERO, &close);
                 while conn.poll_event().is_some() {}
             }
