@@ -147,7 +147,9 @@ fn the_three_length_encodings_at_their_edges_round_trip() {
 fn client_receives_lengths_in_longer_forms_than_needed() {
     let frames: [&[u8]; 2] = [
         &[0x82, 0x7e, 0x00, 0x01, b'x', 0x81, 0x02, b'o', b'k'],
-        &[0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0x01, b'x', 0x81, 0x02, b'o', b'k'],
+        &[
+            0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0x01, b'x', 0x81, 0x02, b'o', b'k',
+        ],
     ];
     for stream in frames {
         for piece in [stream.len(), 1] {
@@ -156,7 +158,11 @@ fn client_receives_lengths_in_longer_forms_than_needed() {
                 c.handle_read(Default::default(), chunk).unwrap();
             }
             let binary = Event::Message(Message::Binary(Bytes::from_static(b"x")));
-            assert_eq!(events(&mut c), [binary, text("ok")], "{stream:x?} in pieces of {piece}");
+            assert_eq!(
+                events(&mut c),
+                [binary, text("ok")],
+                "{stream:x?} in pieces of {piece}"
+            );
         }
     }
 }

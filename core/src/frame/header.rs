@@ -216,7 +216,11 @@ mod tests {
             ("shortest", &[0x82, 0x01], 2),
             ("16-bit form", &[0x82, 0x7e, 0x00, 0x01], 4),
             ("64-bit form", &[0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0x01], 10),
-            ("16-bit form, masked", &[0x82, 0xfe, 0x00, 0x01, 1, 2, 3, 4], 8),
+            (
+                "16-bit form, masked",
+                &[0x82, 0xfe, 0x00, 0x01, 1, 2, 3, 4],
+                8,
+            ),
         ];
         for (name, bytes, taken) in rows {
             let (header, len) = FrameHeader::decode(bytes)
