@@ -29,9 +29,9 @@ use crate::wire::{self, DataFrame, Written};
 /// The longest control frame: 2 header bytes, 4 of mask, 125 of payload.
 const MAX_CONTROL_FRAME: usize = 131;
 
-/// What may be queued past `max_outbound_bytes`: "pongs and the close frame are always
-/// accepted" (Config docs) — one owed pong, one close frame and one keepalive ping.
-pub const CONTROL_SLACK: usize = 3 * MAX_CONTROL_FRAME;
+/// What may be queued past `max_outbound_bytes` (`Config` docs): the close frame and one pong
+/// owed for the latest ping.
+pub const CONTROL_SLACK: usize = 2 * MAX_CONTROL_FRAME;
 
 /// The connection and its limits.
 #[derive(Debug)]
