@@ -124,12 +124,12 @@ fn server_config(
     origin: OriginPolicy,
     limits: HandshakeLimits,
 ) -> ServerConfig {
-    let mut cfg = ServerConfig::default();
-    cfg.limits = limits;
-    cfg.token_mode = token_mode;
-    cfg.origin = origin;
-    cfg.subprotocols = vec!["chat".into(), "superchat".into()];
-    cfg
+    ServerConfig {
+        limits,
+        token_mode,
+        origin,
+        subprotocols: vec!["chat".into(), "superchat".into()],
+    }
 }
 
 /// A seed for the chunking, from the input itself (the input is the raw head).

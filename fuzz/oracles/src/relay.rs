@@ -459,11 +459,13 @@ impl Harness {
         let Some(request) = &self.back.parser.head else {
             return b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
         };
-        let mut server = ServerConfig::default();
-        server.subprotocols = match choice {
-            1 => vec!["chat".into()],
-            2 => vec!["superchat".into()],
-            _ => Vec::new(),
+        let server = ServerConfig {
+            subprotocols: match choice {
+                1 => vec!["chat".into()],
+                2 => vec!["superchat".into()],
+                _ => Vec::new(),
+            },
+            ..ServerConfig::default()
         };
         let accepted = validate_request(request, &server).expect("the relay's request validates");
         let mut response = accepted.response();

@@ -182,7 +182,7 @@ fn requests() -> Vec<(&'static str, Vec<u8>)> {
         }),
         ("post", b"POST /chat HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()),
         ("http-1.0", b"GET /chat HTTP/1.0\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec()),
-        ("version-8", plain("Upgrade", "websocket").iter().copied().collect::<Vec<_>>().replace_last(b"13", b"8")),
+        ("version-8", plain("Upgrade", "websocket").replace_last(b"13", b"8")),
         ("lf-only", b"GET / HTTP/1.1\nHost: a\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n\n".to_vec()),
         ("leading-empty-lines", [&b"\r\n\r\n"[..], &plain("Upgrade", "websocket")].concat()),
         ("too-many-headers", {
