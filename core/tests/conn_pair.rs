@@ -353,3 +353,40 @@ fn pending_transmit_and_advance_write_in_pieces() {
     pair.server.advance_transmit(100);
     assert!(pair.server.pending_transmit().is_empty());
 }
+
+/// Found by the connection fuzz target's outbound-limit oracle: a keepalive ping was queued
+/// past `max_outbound_bytes`, so a peer that answers every ping but never reads grew the
+/// queue by one ping per interval, without bound. Now a ping is queued only with room, and
+/// the pong timeout still fails a peer that then goes silent.
+#[test]
+fn keepalive_pings_stay_within_the_outbound_limit() {
+    let mut config = Config::default();
+    config.ping_interval = Some(10 * SECOND);
+    config.pong_timeout = 5 * SECOND;
+    config.max_outbound_bytes = 128;
+    let mut server = sockwright::conn::Connection::server(config, Duration::ZERO);
+    server.send_binary(&[0; 100]).unwrap(); // 102 bytes queued that the peer never reads
+    let masked_empty_pong = [0x8a, 0x80, 1, 2, 3, 4];
+    let mut now = Duration::ZERO;
+    for _ in 0..100 {
+        now += 10 * SECOND;
+        server.handle_timeout(now).unwrap();
+        server.handle_read(now, &masked_empty_pong).unwrap();
+        while server.poll_event().is_some() {}
+        assert!(
+            server.queued_bytes() <= 128,
+            "{} queued",
+            server.queued_bytes()
+        );
+    }
+    // Full now: the next ping is not queued, but the peer must still speak within the pong
+    // timeout.
+    now += 10 * SECOND;
+    server.handle_timeout(now).unwrap();
+    assert_eq!(server.queued_bytes(), 128);
+    assert_eq!(server.poll_timeout(), Some(now + 5 * SECOND));
+    assert_eq!(
+        server.handle_timeout(now + 5 * SECOND),
+        Err(Error::KeepaliveTimeout)
+    );
+}

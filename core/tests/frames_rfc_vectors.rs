@@ -138,3 +138,31 @@ fn the_three_length_encodings_at_their_edges_round_trip() {
         );
     }
 }
+
+/// A length written in a longer form than needed (RFC 6455 §5.2 asks for the shortest) is
+/// read as sent, whole or byte by byte. Found by the frame_client fuzz target: the reader
+/// took the header for its shortest length, then misread the frame, or (when the header
+/// arrived in pieces) panicked on a subtraction that went below zero.
+#[test]
+fn client_receives_lengths_in_longer_forms_than_needed() {
+    let frames: [&[u8]; 2] = [
+        &[0x82, 0x7e, 0x00, 0x01, b'x', 0x81, 0x02, b'o', b'k'],
+        &[
+            0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0x01, b'x', 0x81, 0x02, b'o', b'k',
+        ],
+    ];
+    for stream in frames {
+        for piece in [stream.len(), 1] {
+            let mut c = client(Config::default());
+            for chunk in stream.chunks(piece) {
+                c.handle_read(Default::default(), chunk).unwrap();
+            }
+            let binary = Event::Message(Message::Binary(Bytes::from_static(b"x")));
+            assert_eq!(
+                events(&mut c),
+                [binary, text("ok")],
+                "{stream:x?} in pieces of {piece}"
+            );
+        }
+    }
+}

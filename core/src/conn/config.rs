@@ -32,16 +32,17 @@ pub struct Config {
     /// Most bytes of encoded frames queued inside the connection and not yet taken by
     /// [`poll_transmit`](super::Connection::poll_transmit). A send that would pass it returns
     /// [`SendError::OutboundFull`](super::SendError::OutboundFull), so the caller sees
-    /// backpressure instead of memory growing. Pongs and the close frame are always accepted
-    /// (they are small and there is at most one close), so the bound is this plus a few hundred
-    /// bytes.
+    /// backpressure instead of memory growing. Past it go only the close frame (there is at
+    /// most one) and one pong owed for the latest ping, so the bound is this plus 262 bytes
+    /// (two control frames of at most 131).
     ///
     /// Default 32 MiB: room for the echo of one maximum-size message while the previous one is
     /// still being written.
     pub max_outbound_bytes: usize,
     /// Send a ping after this long without receiving anything. `None` (the default) sends no
     /// keepalive pings: a library should not put traffic on the wire that its user did not
-    /// ask for; servers turn it on.
+    /// ask for; servers turn it on. When the outbound queue is full (the peer is not reading
+    /// it) the ping is not queued, but the pong timeout runs all the same.
     pub ping_interval: Option<Duration>,
     /// After a keepalive ping, how long to wait for any data from the peer before the
     /// connection fails with [`Error::KeepaliveTimeout`](super::Error::KeepaliveTimeout).

@@ -233,7 +233,10 @@ impl Connection {
                 return Err(self.fail(Error::KeepaliveTimeout, CloseCode::INTERNAL_ERROR, reason));
             }
             None if self.now >= self.keepalive.last_heard + interval => {
-                self.outbound.push_control(OpCode::Ping, &[]);
+                // Only with room: a peer that lets the queue fill is not reading it, and a ping
+                // queued past the limit every interval (the peer answering each, unread) would
+                // grow the queue without bound. The pong timeout runs either way.
+                self.outbound.push_keepalive_ping();
                 self.keepalive.ping_sent_at = Some(self.now);
             }
             _ => {}

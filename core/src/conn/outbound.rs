@@ -86,11 +86,18 @@ impl Outbound {
         Ok(())
     }
 
-    /// Queues a control frame regardless of the limit: close frames and keepalive pings are
-    /// small and few.
+    /// Queues a control frame regardless of the limit: a close frame is small, and there is
+    /// at most one.
     pub(super) fn push_control(&mut self, opcode: OpCode, payload: &[u8]) {
         self.flush_owed_pong();
         self.encode(opcode, payload);
+    }
+
+    /// Queues an empty keepalive ping if it fits under the limit (see `handle_timeout`).
+    pub(super) fn push_keepalive_ping(&mut self) {
+        if self.check_room(self.frame_len(0)).is_ok() {
+            self.encode(OpCode::Ping, &[]);
+        }
     }
 
     /// Answers a ping: queued in order while there is room, otherwise kept as the one owed

@@ -80,7 +80,9 @@ impl FrameHeader {
     /// Decodes a header from the start of `buf`.
     ///
     /// Returns `Ok(None)` when `buf` holds only part of a header (never more than
-    /// [`MAX_HEADER_LEN`] bytes are needed), or the header and its length in bytes. Fails on
+    /// [`MAX_HEADER_LEN`] bytes are needed), or the header and the number of bytes it took. A
+    /// length written in a longer form than needed (RFC 6455 §5.2 asks for the shortest) is
+    /// accepted, and the bytes it took are counted as sent. Fails on
     /// what is wrong for any role: a reserved opcode, a 64-bit length with its top bit set, a
     /// control frame that is fragmented or longer than 125 bytes.
     pub fn decode(buf: &[u8]) -> Result<Option<(Self, usize)>, ProtocolError> {
@@ -130,7 +132,10 @@ impl FrameHeader {
             mask,
             payload_len,
         };
-        Ok(Some((header, header.encoded_len())))
+        // The bytes this header took, which is more than `encoded_len` when the peer wrote
+        // the length in a longer form than needed.
+        let mask_bytes = if masked { 4 } else { 0 };
+        Ok(Some((header, 2 + len_bytes + mask_bytes)))
     }
 
     /// How many bytes [`encode`](Self::encode) writes for this header.
@@ -196,5 +201,33 @@ pub fn encode_frame(
     out.extend_from_slice(payload);
     if let Some(key) = mask {
         apply_mask(&mut out[start..], key, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_counts_the_bytes_a_longer_length_form_took() {
+        // Found by the frame_client fuzz target: a length of 1 written in the 16-bit and the
+        // 64-bit form. The header took 4 and 10 bytes, not the 2 of the shortest form.
+        let rows: &[(&str, &[u8], usize)] = &[
+            ("shortest", &[0x82, 0x01], 2),
+            ("16-bit form", &[0x82, 0x7e, 0x00, 0x01], 4),
+            ("64-bit form", &[0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0x01], 10),
+            (
+                "16-bit form, masked",
+                &[0x82, 0xfe, 0x00, 0x01, 1, 2, 3, 4],
+                8,
+            ),
+        ];
+        for (name, bytes, taken) in rows {
+            let (header, len) = FrameHeader::decode(bytes)
+                .expect("valid")
+                .expect("complete");
+            assert_eq!(header.payload_len, 1, "row {name}");
+            assert_eq!(len, *taken, "row {name}");
+        }
     }
 }

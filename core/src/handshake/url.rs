@@ -29,7 +29,8 @@ pub struct WsUrl {
 pub enum UrlError {
     /// The scheme is missing or is not `ws` or `wss`.
     Scheme,
-    /// The host is empty, or holds characters a host cannot hold.
+    /// The host is empty, holds characters a host cannot hold, or is an IPv6 address that is
+    /// not one or not in brackets.
     Host,
     /// The port is not a number from 1 to 65535.
     Port,
@@ -151,11 +152,8 @@ impl fmt::Display for WsUrl {
 fn split_authority(authority: &str) -> Result<(&str, Option<u16>), UrlError> {
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']').ok_or(UrlError::Host)?;
-        if host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        // Brackets hold an IPv6 address and nothing else (RFC 3986 §3.2.2).
+        if host.parse::<core::net::Ipv6Addr>().is_err() {
             return Err(UrlError::Host);
         }
         match after {
@@ -163,15 +161,18 @@ fn split_authority(authority: &str) -> Result<(&str, Option<u16>), UrlError> {
             _ => (host, Some(after.strip_prefix(':').ok_or(UrlError::Host)?)),
         }
     } else {
-        match authority.rsplit_once(':') {
+        let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (authority, None),
+        };
+        // A name or an IPv4 address: a ':' left in it is an IPv6 address without brackets
+        // (`ws://::1/` would otherwise read as host ":" and port 1).
+        let host_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        if host.is_empty() || !host.bytes().all(host_ok) {
+            return Err(UrlError::Host);
         }
+        (host, port)
     };
-    let host_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':');
-    if host.is_empty() || !host.bytes().all(host_ok) {
-        return Err(UrlError::Host);
-    }
     let port = match port {
         None => None,
         Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
@@ -260,6 +261,12 @@ mod tests {
             ("ws://[::1/", UrlError::Host),
             ("ws://[::1]x/", UrlError::Host),
             ("ws://[]/", UrlError::Host),
+            // Found by the ws_url fuzz target: an unbracketed IPv6 address split at its last
+            // ':' gave host ":" and port 1.
+            ("ws://::1/", UrlError::Host),
+            ("ws://::1:9001/", UrlError::Host),
+            ("ws://[:]/", UrlError::Host),
+            ("ws://[1.2.3.4]/", UrlError::Host),
         ];
         for (input, expected) in table {
             assert_eq!(WsUrl::parse(input), Err(expected), "{input}");
