@@ -69,8 +69,12 @@ mod tests {
         let me = std::process::id();
         let memory = memory(me).unwrap();
         assert!(memory.rss > 0 && memory.peak >= memory.rss, "{memory:?}");
+        // Spin until the kernel has counted a tick of this process's CPU time (on a loaded
+        // machine 50 ms of wall time may be less than one 10 ms tick), for at most 10 s.
         let spin = std::time::Instant::now();
-        while spin.elapsed() < Duration::from_millis(50) {}
+        while cpu_time(me).unwrap() == Duration::ZERO && spin.elapsed() < Duration::from_secs(10) {
+            std::hint::black_box(spin.elapsed());
+        }
         assert!(cpu_time(me).unwrap() > Duration::ZERO);
     }
 }
