@@ -6,6 +6,7 @@
 #   bench/run.sh --quick         # a short smoke run (about 2 minutes), writes $TMPDIR/BENCHMARKS-quick.md
 #   bench/run.sh --no-pin        # servers and generator share every CPU
 #   bench/run.sh --rounds 5 --only echo,idle --out /tmp/x.md   # any other suite option
+#   bench/run.sh --only fanout,relay,echo:100x20,idle:1000      # some scenarios and rows
 #
 # With two or more CPUs each server is pinned to CPU 0 and the generator to CPU 1 (taskset):
 # on a 2-core machine this keeps the two from preempting each other, which steadied the
@@ -15,6 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+command_line="bench/run.sh${*:+ $*}"
 quick=0
 pin=1
 out=""
@@ -43,10 +45,6 @@ if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
     generator=(taskset -c 1 "$bin/sockwright-bench")
     pinning=(--server-cpu 0)
 fi
-
-command_line="bench/run.sh"
-[ "$quick" = 1 ] && command_line+=" --quick"
-[ "$pin" = 0 ] && command_line+=" --no-pin"
 
 exec "${generator[@]}" suite --bin-dir "$bin" --peers-dir "$peers" "${pinning[@]}" \
     --out "$out" --command-line "$command_line" --notes bench/findings.md "${args[@]}"

@@ -113,7 +113,9 @@ struct SuiteArgs {
     /// Pin servers to this CPU with taskset (the generator pins itself elsewhere).
     #[arg(long)]
     server_cpu: Option<usize>,
-    /// Only these scenarios (echo, fanout, relay, idle, handshakes), comma separated.
+    /// Only these scenarios (echo, fanout, relay, idle, handshakes) or rows (echo:100x20,
+    /// relay:100x16384, fanout:10000, idle:1000, handshakes:32; payloads in bytes), comma
+    /// separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The Markdown file to write.
@@ -122,9 +124,10 @@ struct SuiteArgs {
     /// The command line to print in the file (what reproduces it).
     #[arg(long, default_value = "bench/run.sh")]
     command_line: String,
-    /// A Markdown file appended to the output (findings that outlive one run).
+    /// A Markdown file appended to the output (findings that outlive one run); repeat for
+    /// more, appended in order.
     #[arg(long)]
-    notes: Option<PathBuf>,
+    notes: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {

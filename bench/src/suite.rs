@@ -35,14 +35,14 @@ pub struct SuiteConfig {
     pub peers_dir: PathBuf,
     /// Pin every server to this CPU (taskset).
     pub server_cpu: Option<usize>,
-    /// Only these scenarios (empty: all).
+    /// Only these scenarios (`echo`) or rows (`echo:100x20`, see [`Load::key`]); empty: all.
     pub only: Vec<String>,
     /// The Markdown file.
     pub out: PathBuf,
     /// The command that reproduces the file, printed in it.
     pub command_line: String,
-    /// Markdown appended at the end (what the profiles said), if given.
-    pub notes: Option<PathBuf>,
+    /// Markdown files appended at the end, in order (what the profiles said).
+    pub notes: Vec<PathBuf>,
 }
 
 /// A server the suite can start.
@@ -67,9 +67,12 @@ const ECHO_SERVERS: &[(&str, Launch)] = &[
 ];
 const ECHO_PEERS: &[&str] = &["tokio-tungstenite", "fastwebsockets", "tokio-websockets"];
 
+// std is left out: a thread per connection and one more per writer is 20,000 threads at
+// 10,000 subscribers.
 const HUB_SERVERS: &[(&str, Launch)] = &[
     ("sockwright-hub-mio", Launch::Sockwright("hub", "mio")),
     ("sockwright-hub-tokio", Launch::Sockwright("hub", "tokio")),
+    ("sockwright-hub-smol", Launch::Sockwright("hub", "smol")),
     ("tokio-tungstenite-hub", Launch::Peer("tungstenite-hub")),
 ];
 const HUB_PEERS: &[&str] = &["tokio-tungstenite-hub"];
@@ -103,6 +106,32 @@ impl Load {
             Load::Idle { .. } => "idle",
             Load::Handshakes { .. } => "handshakes",
         }
+    }
+
+    /// The row's name for `--only`: `echo:100x20`, `relay:100x16384`, `fanout:1000`,
+    /// `idle:1000`, `handshakes:32` (payloads in bytes).
+    fn key(self) -> String {
+        match self {
+            Load::Echo {
+                connections,
+                payload,
+            }
+            | Load::Relay {
+                connections,
+                payload,
+            } => format!("{}:{connections}x{payload}", self.scenario()),
+            Load::Fanout { subscribers: n }
+            | Load::Idle { connections: n }
+            | Load::Handshakes { concurrency: n } => format!("{}:{n}", self.scenario()),
+        }
+    }
+
+    /// Whether `--only` selects this row: by its scenario or its [`key`](Load::key).
+    fn selected(self, only: &[String]) -> bool {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|o| o == self.scenario() || *o == self.key())
     }
 
     fn label(self) -> String {
@@ -179,6 +208,17 @@ fn loads(quick: bool) -> Vec<Load> {
     loads
 }
 
+/// Every row of the full suite and of `--quick`.
+fn loads_of_both_sizes() -> Vec<Load> {
+    let mut all = loads(false);
+    for load in loads(true) {
+        if !all.iter().any(|l| l.key() == load.key()) {
+            all.push(load);
+        }
+    }
+    all
+}
+
 /// Runs the suite and writes the Markdown file.
 pub fn run(config: &SuiteConfig) -> io::Result<()> {
     let rounds = config.rounds.unwrap_or(if config.quick { 1 } else { 3 });
@@ -195,9 +235,18 @@ pub fn run(config: &SuiteConfig) -> io::Result<()> {
     };
     let loads: Vec<Load> = loads(config.quick)
         .into_iter()
-        .filter(|l| config.only.is_empty() || config.only.iter().any(|o| o == l.scenario()))
+        .filter(|l| l.selected(&config.only))
         .collect();
+    if loads.is_empty() {
+        let known: Vec<String> = loads_of_both_sizes().iter().map(|l| l.key()).collect();
+        return Err(io::Error::other(format!(
+            "--only {} selects no row; rows: {}",
+            config.only.join(","),
+            known.join(", ")
+        )));
+    }
     let launcher = Launcher::new(config)?;
+    let load_before = load_average();
     let mut rows: Vec<Row> = loads
         .iter()
         .map(|load| Row {
@@ -237,8 +286,9 @@ pub fn run(config: &SuiteConfig) -> io::Result<()> {
             }
         }
     }
-    let mut markdown = render(config, rounds, window, &loads, &rows, &launcher);
-    if let Some(notes) = &config.notes {
+    let load = [load_before, load_average()];
+    let mut markdown = render(config, rounds, window, &loads, &rows, &launcher, load);
+    for notes in &config.notes {
         markdown.push_str(&fs::read_to_string(notes)?);
     }
     fs::write(&config.out, markdown)?;
@@ -456,6 +506,7 @@ fn render(
     loads: &[Load],
     rows: &[Row],
     launcher: &Launcher,
+    load: [String; 2],
 ) -> String {
     let mut out = String::from("# Benchmarks\n\n");
     out.push_str(
@@ -466,6 +517,20 @@ fn render(
     out.push_str("## Machine and method\n\n");
     for line in machine() {
         let _ = writeln!(out, "- {line}");
+    }
+    let _ = writeln!(
+        out,
+        "- load average (`/proc/loadavg`, 1/5/15 min) when the run started: {}; when it \
+         ended: {}",
+        load[0], load[1]
+    );
+    if !config.only.is_empty() {
+        let _ = writeln!(
+            out,
+            "- **a partial run**: only the rows `--only {}` selects; rows of other runs, if \
+             any, are in the sections appended below, with their own method",
+            config.only.join(",")
+        );
     }
     let pinning = match config.server_cpu {
         Some(cpu) => format!(
@@ -484,7 +549,11 @@ fn render(
          - Warm-up {:?} (not counted), then {:?} measured per run. Echo: every connection \
          keeps exactly one binary message in flight, every echo checked byte for byte. \
          Fan-out: payload 64 B, 16 publishes in flight, a publish leaves the window once every \
-         subscriber has it. Idle: each connection echoes one 20 B message, then stays quiet \
+         subscriber has it; so no subscriber ever has more than 16 frames (about 1 KiB) waiting, \
+         far below the hub's `--max-queued` (1 MiB, left at its default), and a subscriber \
+         closed by the hub (e.g. 1013, slow consumer) fails the run rather than being left \
+         out; deliveries that never came within 2 s are counted in the `lost` column. Relay: the relay and its upstream `sockwright echo --runtime mio` \
+         both run on the servers' CPU. Idle: each connection echoes one 20 B message, then stays quiet \
          1 s before the server's RSS is read. Handshakes: connect, upgrade, close handshake, \
          server's FIN.\n\
          - sockwright servers run with `--ping-interval 0 --log warn` (no keepalive pings, \
@@ -608,7 +677,7 @@ fn render_targets(out: &mut String, loads: &[Load], rows: &[Row]) {
         }
     }
     let fanout = of("fanout");
-    for runtime in ["mio", "tokio"] {
+    for runtime in ["mio", "tokio", "smol"] {
         line(
             format!("hub fan-out ≥ the tokio-tungstenite hub, {runtime} (worst row's ratio)"),
             worst(
@@ -634,6 +703,13 @@ fn render_targets(out: &mut String, loads: &[Load], rows: &[Row]) {
         );
     }
     out.push('\n');
+}
+
+/// `/proc/loadavg`'s three load averages.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "(unavailable)".to_string())
 }
 
 /// `nproc`, the CPU model, the kernel and rustc, each from its own command.

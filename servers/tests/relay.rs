@@ -600,6 +600,26 @@ fn to_a_hub(runtime: &str) {
     assert_eq!(read_data(&mut carol), Message::text("carol only"));
 }
 
+/// An upstream whose last message and FIN arrive together (the relay usually sees both in
+/// one readiness event): the client gets the message, then 1011, at once rather than after
+/// a keepalive timeout (a runner that stopped reading at the message's short read would
+/// never see the FIN announced again).
+fn last_message_and_fin_together(runtime: &str) {
+    let (up, _seen) = upstream(|_, ws, _| {
+        let _ = read_data(ws);
+        ws.send(Message::text("last words")).unwrap();
+        ws.get_mut().shutdown(std::net::Shutdown::Write).unwrap();
+        // Hold the socket (a read side left open) until the relay lets it go.
+        while ws.read().is_ok() {}
+    });
+    let route = format!("/chat=ws://{up}/");
+    let server = relay(&["--runtime", runtime, "--route", &route]);
+    let mut client = ws(server.addr, "/chat", None).unwrap();
+    client.send(Message::text("go")).unwrap();
+    assert_eq!(read_data(&mut client), Message::text("last words"));
+    expect_close(&mut client, CloseCode::Error, "upstream connection lost");
+}
+
 /// The relay's answer to a WebSocket upgrade of `path` that the upstream refuses.
 fn relayed_refusal(addr: SocketAddr, path: &str) -> Option<String> {
     let request = format!(
@@ -643,6 +663,11 @@ macro_rules! per_runtime {
                 #[test]
                 fn to_a_hub() {
                     super::to_a_hub($runtime);
+                }
+
+                #[test]
+                fn last_message_and_fin_together() {
+                    super::last_message_and_fin_together($runtime);
                 }
             }
         )*

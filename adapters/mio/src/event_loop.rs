@@ -350,15 +350,24 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Runs what other threads asked for.
+    /// Runs what other threads asked for, then writes what it queued: each connection once,
+    /// with everything the commands queued for it (a hub's burst of messages to thousands of
+    /// connections becomes one write per connection, not one per message). A command that
+    /// would not fit in its connection's queue writes that connection first, so the limits
+    /// and the slow-consumer policy see only what the peer has not taken, as if each command
+    /// had been written at once.
     fn run_commands(&mut self) {
+        self.reactor.handle.commands_taken();
         loop {
             let command = match self.reactor.commands.try_recv() {
                 Ok(command) => command,
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             };
             match command {
                 Command::Send { id, message, reply } => {
+                    if !self.reactor.fits(id, message_bound(&message), usize::MAX) {
+                        self.process(id);
+                    }
                     let result = self.reactor.send_ref(id, &message);
                     match (reply, result) {
                         (Some(reply), result) => {
@@ -372,6 +381,10 @@ impl<H: Handler> EventLoop<H> {
                     }
                 }
                 Command::DeliverShared { id, frame, config } => {
+                    let limit = config.max_queued_bytes;
+                    if !self.reactor.fits(id, frame.encoded_len(), limit) {
+                        self.process(id);
+                    }
                     let _ = self.reactor.deliver_shared(id, &config, &frame);
                 }
                 Command::Connect {
@@ -394,8 +407,8 @@ impl<H: Handler> EventLoop<H> {
                 }
                 Command::Stop => self.reactor.stopping = true,
             }
-            self.dispatch();
         }
+        self.dispatch();
     }
 
     /// The loop stopped: report and drop the connections left.
@@ -419,4 +432,10 @@ impl<H: Handler> EventLoop<H> {
             }
         }
     }
+}
+
+/// The most bytes `message` can take in a connection's queue: its payload, a close code and
+/// the largest frame header.
+fn message_bound(message: &Message) -> usize {
+    message.as_bytes().len().saturating_add(2 + 14)
 }

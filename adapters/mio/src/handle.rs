@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};
@@ -57,7 +58,8 @@ pub(crate) enum Command {
 /// A thread-safe, cloneable handle to an event loop: send to its connections, open client
 /// connections on it, or stop it, from any thread.
 ///
-/// Commands are queued and the loop is woken; they run in order on the loop's thread.
+/// Commands are queued and the loop is woken (once for all the commands it has not taken
+/// yet); they run in order on the loop's thread, which then writes each connection once.
 /// [`send`](LoopHandle::send) and [`close`](LoopHandle::close) return once queued: a
 /// refusal by the connection (gone, closing, outbound queue full) is handed back to the
 /// handler's [`on_undelivered`](crate::Handler::on_undelivered). Every method fails with
@@ -66,6 +68,10 @@ pub(crate) enum Command {
 pub struct LoopHandle {
     tx: Sender<Command>,
     waker: Arc<Waker>,
+    /// Set by the first command since the loop last took its queue, which wakes the loop;
+    /// the commands after it skip the wake-up (a system call each: a hub's fan-out to
+    /// thousands of connections queues thousands of commands at once).
+    woken: Arc<AtomicBool>,
     /// The thread running the loop, once it runs.
     thread: Arc<OnceLock<ThreadId>>,
 }
@@ -83,8 +89,27 @@ impl LoopHandle {
         LoopHandle {
             tx,
             waker: Arc::new(waker),
+            woken: Arc::new(AtomicBool::new(false)),
             thread: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Called by the loop just before it takes its queue: the next command wakes it again.
+    /// A swap, not a store, so that the loop acquires every command queued by a sender that
+    /// found the flag set and skipped its wake-up.
+    pub(crate) fn commands_taken(&self) {
+        self.woken.swap(false, Ordering::AcqRel);
+    }
+
+    /// Wakes the loop unless a wake-up is already on its way.
+    fn wake(&self) -> io::Result<()> {
+        if self.woken.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.waker.wake().inspect_err(|_| {
+            // Let the next command try again.
+            self.woken.store(false, Ordering::Release);
+        })
     }
 
     /// Records the thread that runs the loop.
@@ -199,7 +224,7 @@ impl LoopHandle {
         };
         match self.tx.send(command) {
             Ok(()) => {
-                let _ = self.waker.wake();
+                let _ = self.wake();
                 Ok(())
             }
             Err(mpsc::SendError(Command::Adopt { stream, .. })) => Err(stream),
@@ -209,7 +234,7 @@ impl LoopHandle {
 
     fn command(&self, command: Command) -> Result<(), Error> {
         self.tx.send(command).map_err(|_| stopped())?;
-        self.waker.wake().map_err(Error::Io)
+        self.wake().map_err(Error::Io)
     }
 
     fn refuse_on_loop_thread(&self, what: &str) -> Result<(), Error> {

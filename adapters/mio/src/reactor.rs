@@ -274,6 +274,17 @@ impl Reactor {
         result
     }
 
+    /// Whether `bytes` more would fit in `id`'s outbound queue, under `limit` and under the
+    /// connection's own `max_outbound_bytes` (true for a connection that is not open: the
+    /// command then fails on its own).
+    pub(crate) fn fits(&self, id: ConnId, bytes: usize, limit: usize) -> bool {
+        let Some(conn) = self.conns.get(id).and_then(|c| c.session.connection()) else {
+            return true;
+        };
+        let queued = conn.queued_bytes().saturating_add(bytes);
+        queued <= limit && queued <= conn.config().max_outbound_bytes
+    }
+
     /// Queues a hub's frame on `id` with the hub's slow-consumer policy (the core decides).
     pub(crate) fn deliver_shared(
         &mut self,

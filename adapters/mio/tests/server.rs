@@ -10,7 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{next, read_data, wait_for, ws_client, Echo, Probe, Seen};
+use sockwright_mio::sockwright::frame::SharedFrame;
 use sockwright_mio::sockwright::handshake::Request;
+use sockwright_mio::sockwright::hub::HubConfig;
 use sockwright_mio::{
     CloseCode, ConnId, Context, Error, EventLoop, Handler, Message, Rejection, Route, SendError,
     Server, ServerOptions,
@@ -613,4 +615,60 @@ fn an_echo_server_under_backpressure_pauses_its_reader_and_loses_nothing() {
         assert_eq!(payload[..4], i.to_be_bytes());
     }
     writing.join().unwrap();
+}
+
+/// Frames the [`Burst`] handler queues at once, each of [`BURST_FRAME`] bytes: eight times
+/// what the connection may hold unwritten, and little enough for any loopback socket.
+const BURST: usize = 32;
+const BURST_FRAME: usize = 1024;
+const BURST_LIMIT: usize = 4 * BURST_FRAME;
+
+/// On any data message, queues [`BURST`] hub frames and as many plain messages for the
+/// sender through the loop's handle, all taken by the loop in one turn.
+struct Burst;
+
+impl Handler for Burst {
+    fn on_message(&mut self, ctx: &mut Context<'_>, id: ConnId, message: Message) {
+        if !message.is_data() {
+            return;
+        }
+        let handle = ctx.handle();
+        let mut config = HubConfig::default();
+        config.max_queued_bytes = BURST_LIMIT;
+        let config = std::sync::Arc::new(config);
+        for i in 0..BURST {
+            let frame = SharedFrame::binary(&[i as u8; BURST_FRAME]);
+            handle.deliver_shared(id, config.clone(), frame).unwrap();
+        }
+        for i in 0..BURST {
+            handle.send(id, vec![i as u8; BURST_FRAME]).unwrap();
+        }
+    }
+}
+
+/// The loop writes what one turn's commands queued together, but a command that would not
+/// fit writes its connection first: a burst of eight times the hub's `max_queued_bytes`
+/// (and of the connection's `max_outbound_bytes`) to a reading client is delivered whole,
+/// not cut by the slow-consumer policy or refused for lack of room.
+#[test]
+fn a_burst_of_commands_beyond_the_queue_limits_reaches_a_reading_client() {
+    let mut options = ServerOptions::default();
+    options.connection.max_outbound_bytes = BURST_LIMIT;
+    let server = Server::bind("127.0.0.1:0", options)
+        .unwrap()
+        .spawn(|| Burst)
+        .unwrap();
+    let mut ws = ws_client(server.local_addr(), "/");
+    ws.send(TMessage::text("go")).unwrap();
+    for i in 0..2 * BURST {
+        match read_data(&mut ws) {
+            TMessage::Binary(data) => assert!(
+                data.len() == BURST_FRAME && data.iter().all(|&b| b == (i % BURST) as u8),
+                "frame {i}: {} bytes, not {BURST_FRAME} bytes of {}",
+                data.len(),
+                i % BURST
+            ),
+            other => panic!("frame {i}: {other:?}"),
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! The mio relay runner: one event loop per core, the first one accepting and dealing
 //! connections out in turn. Each loop keeps its relayed connections in a slab (two tokens
 //! each: the client's socket and the upstream's), one timer heap for all their deadlines,
-//! and edge-triggered readiness flags per socket: a side is read until `WouldBlock` while
-//! its proxy wants it read, and written until `WouldBlock` while it has output.
+//! and edge-triggered readiness flags per socket: a side is read while its proxy wants it
+//! read, until a read comes back short (the socket is empty: one `recv` per message rather
+//! than a second one for `EAGAIN`) or, once the peer's FIN has been announced, until
+//! `WouldBlock`; it is written until `WouldBlock` while it has output.
 //!
 //! Upstream connects are non-blocking; a host name is looked up on a short-lived thread (the
 //! system resolver blocks), which posts the addresses back to the loop.
@@ -152,6 +154,9 @@ struct Socket {
     stream: TcpStream,
     readable: bool,
     writable: bool,
+    /// An event announced the peer's FIN (or an error): read on to the end, since no later
+    /// edge would announce it again.
+    to_eof: bool,
 }
 
 /// One relayed connection of a loop.
@@ -216,6 +221,7 @@ impl Loop {
                         if let Some(socket) = &mut entry.sockets[side as usize] {
                             socket.readable |=
                                 event.is_readable() || event.is_read_closed() || event.is_error();
+                            socket.to_eof |= event.is_read_closed() || event.is_error();
                             socket.writable |=
                                 event.is_writable() || event.is_write_closed() || event.is_error();
                             self.dirty.push(slot);
@@ -342,6 +348,7 @@ impl Loop {
                     stream,
                     readable: true,
                     writable: true,
+                    to_eof: false,
                 }),
                 None,
             ],
@@ -455,6 +462,7 @@ fn connect_next(entry: &mut Entry, registry: &Registry, slot: usize) {
                     stream,
                     readable: false,
                     writable: false,
+                    to_eof: false,
                 });
                 return;
             }
@@ -533,7 +541,8 @@ fn write(entry: &mut Entry, side: Side, now: Duration) -> bool {
 }
 
 /// Reads the side while the proxy wants it read and the socket has bytes (a few reads at
-/// most); whether anything happened.
+/// most; a short read means it has no more, unless the peer's FIN is due); whether anything
+/// happened.
 fn read(entry: &mut Entry, side: Side, now: Duration, buf: &mut [u8]) -> bool {
     let connecting = side == Side::Back && entry.connecting;
     let Some(socket) = entry.sockets[side as usize].as_mut() else {
@@ -549,9 +558,15 @@ fn read(entry: &mut Entry, side: Side, now: Duration, buf: &mut [u8]) -> bool {
                 socket.readable = false;
                 entry.proxy.handle_eof(side, now);
             }
-            Ok(n) => entry
-                .proxy
-                .handle_input(side, now, buf.get(..n).unwrap_or_default()),
+            Ok(n) => {
+                entry
+                    .proxy
+                    .handle_input(side, now, buf.get(..n).unwrap_or_default());
+                if n < buf.len() && !socket.to_eof {
+                    // Short: the socket is empty; new bytes raise a new edge.
+                    socket.readable = false;
+                }
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 socket.readable = false;
                 break;
