@@ -17,7 +17,7 @@ use std::task::Poll;
 use futures_core::Stream;
 use sockwright::conn::SendError;
 use sockwright::frame::{CloseCode, CloseFrame};
-use sockwright_driver::asynch::{Reader, Writer};
+use sockwright_driver::asynch::{AsyncTransport, Reader, Runtime, WebSocketStream, Writer};
 use sockwright_driver::{Error, Handshake, Message};
 use tracing::debug;
 
@@ -33,8 +33,25 @@ enum Next {
     Read(Option<Result<Message, Error>>),
 }
 
+/// Serves the connection an accept gave, once upgraded; a connection that was not (refused,
+/// answered with a page, or lost in the handshake) is only reported.
+pub(crate) async fn serve_accepted<T: AsyncTransport, R: Runtime>(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    accepted: Result<WebSocketStream<T, R>, Error>,
+) {
+    match accepted {
+        Ok(ws) => {
+            let handshake = ws.handshake().clone();
+            let (reader, writer) = ws.split();
+            serve(shared, peer, handshake, reader, writer).await;
+        }
+        Err(e) => shared.not_upgraded(peer, &e),
+    }
+}
+
 /// Serves an upgraded connection until it ends.
-pub(crate) async fn serve(
+async fn serve(
     shared: Arc<Shared>,
     peer: SocketAddr,
     handshake: Handshake,

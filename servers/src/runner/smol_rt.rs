@@ -1,5 +1,5 @@
 //! The smol runner (`sockwright-smol`): an accept thread on async-io's `block_on`, and a
-//! task per connection running [`async_conn::serve`] on the adapter's executor (the one
+//! task per connection running [`async_conn::serve_accepted`] on the adapter's executor (the one
 //! that runs the driver tasks of split halves: one thread per core).
 
 use std::io;
@@ -73,14 +73,8 @@ async fn connection(
     options: Arc<ServerOptions>,
 ) {
     let transport = sockwright_smol::Transport::tcp(stream);
-    match asynch::accept::<_, Smol>(transport, options).await {
-        Ok(ws) => {
-            let handshake = ws.handshake().clone();
-            let (reader, writer) = ws.split();
-            async_conn::serve(shared, peer, handshake, reader, writer).await;
-        }
-        Err(e) => shared.not_upgraded(peer, &e),
-    }
+    let accepted = asynch::accept::<_, Smol>(transport, options).await;
+    async_conn::serve_accepted(shared, peer, accepted).await;
 }
 
 impl Running for SmolServer {

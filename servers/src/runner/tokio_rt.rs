@@ -1,5 +1,5 @@
 //! The tokio runner (`sockwright-tokio`): a multi-thread runtime (one worker per core), an
-//! accept task, and a task per connection running [`async_conn::serve`].
+//! accept task, and a task per connection running [`async_conn::serve_accepted`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -82,14 +82,8 @@ async fn connection(
     peer: SocketAddr,
     options: Arc<ServerOptions>,
 ) {
-    match sockwright_tokio::accept(stream, options).await {
-        Ok(ws) => {
-            let handshake = ws.handshake().clone();
-            let (reader, writer) = ws.split();
-            async_conn::serve(shared, peer, handshake, reader, writer).await;
-        }
-        Err(e) => shared.not_upgraded(peer, &e),
-    }
+    let accepted = sockwright_tokio::accept(stream, options).await;
+    async_conn::serve_accepted(shared, peer, accepted).await;
 }
 
 impl Running for TokioServer {
