@@ -364,6 +364,85 @@ async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_ke
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_task_stops_reading_while_its_echoes_do_not_fit_and_keepalive_still_runs() {
+    let mut options = keepalive_options();
+    options.connection.close_timeout = Duration::from_millis(300);
+    options.connection.max_outbound_bytes = 2 << 20;
+    let listener = sockwright_tokio::bind("127.0.0.1:0", options)
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done, hold) = std_mpsc::channel::<()>();
+    let client = spawn_blocking(move || {
+        // 32 MiB to be echoed, and never a read.
+        let mut ws = tungstenite_client(addr, &format!("ws://{addr}/"), None);
+        for _ in 0..32 {
+            if ws.send(TMessage::binary(vec![7u8; 1 << 20])).is_err() {
+                break;
+            }
+        }
+        let _ = hold.recv();
+    });
+    let mut ws = listener.accept().await.unwrap().handshake().await.unwrap();
+    // The server's shape of sockwright-servers' async runner: one task, the echo waits in
+    // `waiting` while it does not fit, and the stream is polled with reading gated off.
+    let mut waiting: Option<Message> = None;
+    let mut echoed = 0usize;
+    let mut refused_for_room = 0usize;
+    let ended = timeout(WAIT, async {
+        loop {
+            let item = std::future::poll_fn(|cx| loop {
+                if let Some(message) = &waiting {
+                    match ws.try_send(message) {
+                        Ok(()) => {
+                            waiting = None;
+                            echoed += 1;
+                        }
+                        Err(Error::Send(SendError::OutboundFull { .. })) => {
+                            refused_for_room += 1;
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                let queued = ws.session().queued_bytes();
+                let may_read = waiting.is_none();
+                match ws.poll_recv_gated(cx, may_read) {
+                    std::task::Poll::Pending
+                        if !may_read && ws.session().queued_bytes() < queued =>
+                    {
+                        continue
+                    }
+                    other => break other,
+                }
+            })
+            .await;
+            match item {
+                Some(Ok(message)) if message.is_data() => {
+                    assert!(waiting.is_none(), "read while an echo was waiting");
+                    waiting = Some(message);
+                }
+                Some(Ok(_)) => {}
+                other => break other,
+            }
+        }
+    })
+    .await
+    .expect("the task is still waiting on a peer that does not read");
+    assert!(
+        matches!(ended, Some(Err(Error::KeepaliveTimeout))),
+        "{ended:?}"
+    );
+    assert!(refused_for_room > 0, "the queue never filled");
+    // At most the limit (2 MiB) plus what the kernel's buffers took was echoed, not 32 MiB.
+    assert!(echoed < 24, "{echoed} echoes queued");
+    assert!(timeout(WAIT, ws.recv()).await.unwrap().is_none());
+    // Dropping the stream closes the transport, which ends the client's blocked send.
+    drop(ws);
+    done.send(()).unwrap();
+    client.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_handshake_reaches_a_raw_tcp_client_with_status_and_reason() {
     let listener = sockwright_tokio::bind("127.0.0.1:0", ServerOptions::default())
         .await

@@ -1,37 +1,29 @@
 //! One connection on an async runtime (tokio or smol): the same task for both, over the
-//! driver's split [`Reader`] and [`Writer`]. The driver task behind the halves reads the
-//! socket and runs the timers; this task hands messages to the app and writes its replies
-//! and the outbox's messages.
+//! unsplit [`WebSocketStream`]. The task reads the socket, hands messages to the app, queues
+//! its replies and the outbox's messages, and writes them; the stream runs the timers
+//! whenever it is polled. One task poll per echoed message, and every frame that arrived in
+//! the mailbox meanwhile goes out in one write.
 //!
-//! Replies are written after the callback returns, each `send` waiting for room in the
-//! connection's outbound queue; meanwhile the reader is not polled, so a peer that does not
-//! read stops being read (backpressure), while the driver task keeps its timers running.
+//! Backpressure: a message that does not fit in the connection's outbound queue waits in
+//! [`Pending`], and while anything waits there the socket is not read and the mailbox is not
+//! taken from (its publishers then meet its bound), but the stream is still polled with
+//! reading gated off, so writes go on and the keepalive and close timers keep running.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
-use futures_core::Stream;
 use sockwright::conn::SendError;
 use sockwright::frame::{CloseCode, CloseFrame};
-use sockwright_driver::asynch::{AsyncTransport, Reader, Runtime, WebSocketStream, Writer};
-use sockwright_driver::{Error, Handshake, Message};
+use sockwright_driver::asynch::{AsyncTransport, Runtime, WebSocketStream};
+use sockwright_driver::{Error, Message};
 use tracing::debug;
 
 use super::shared::Shared;
 use crate::app::{kind, Conn, End, Reply};
-use crate::outbox::{Mailbox, Outgoing};
-
-/// What woke the connection's task.
-enum Next {
-    /// A message or hub frame from the outbox, to write.
-    Outbox(Outgoing),
-    /// An item from the reader (`None` once the connection is over).
-    Read(Option<Result<Message, Error>>),
-}
+use crate::outbox::{Mailbox, MailboxRx, Outgoing};
 
 /// Serves the connection an accept gave, once upgraded; a connection that was not (refused,
 /// answered with a page, or lost in the handshake) is only reported.
@@ -41,62 +33,36 @@ pub(crate) async fn serve_accepted<T: AsyncTransport, R: Runtime>(
     accepted: Result<WebSocketStream<T, R>, Error>,
 ) {
     match accepted {
-        Ok(ws) => {
-            let handshake = ws.handshake().clone();
-            let (reader, writer) = ws.split();
-            serve(shared, peer, handshake, reader, writer).await;
-        }
+        Ok(ws) => serve(shared, peer, ws).await,
         Err(e) => shared.not_upgraded(peer, &e),
     }
 }
 
 /// Serves an upgraded connection until it ends.
-async fn serve(
+async fn serve<T: AsyncTransport, R: Runtime>(
     shared: Arc<Shared>,
     peer: SocketAddr,
-    handshake: Handshake,
-    mut reader: Reader,
-    mut writer: Writer,
+    mut ws: WebSocketStream<T, R>,
 ) {
+    let handshake = ws.handshake().clone();
     let (mailbox, mut rx) = Mailbox::new(shared.mailbox_limit);
     let id = shared.opened(peer, &handshake, Arc::new(mailbox));
-    let mut replies = Replies::default();
+    let mut pending = Pending::default();
     {
-        let mut conn = Conn::new(id, peer, &mut replies, &shared.outbox);
+        let mut conn = Conn::new(id, peer, &mut pending, &shared.outbox);
         shared.app.on_open(&mut conn, &handshake);
     }
-    replies.write(&mut writer).await;
     let end = loop {
-        let next = poll_fn(|cx| {
-            if let Poll::Ready(Some(message)) = rx.poll_recv(cx) {
-                return Poll::Ready(Next::Outbox(message));
+        match poll_fn(|cx| poll_next(cx, &mut ws, &mut pending, &mut rx)).await {
+            Some(Ok(Message::Close(frame))) => break End::Closed(frame),
+            Some(Ok(message)) if message.is_data() => {
+                let mut conn = Conn::new(id, peer, &mut pending, &shared.outbox);
+                shared.app.on_message(&mut conn, message);
             }
-            Pin::new(&mut reader).poll_next(cx).map(Next::Read)
-        })
-        .await;
-        match next {
-            Next::Outbox(Outgoing::Message(message)) => write(&mut writer, message).await,
-            Next::Outbox(Outgoing::Shared(frame, config)) => {
-                // The driver task applies the hub's policy; an error means the connection
-                // is over, which the reader reports.
-                if let Err(e) = writer.deliver_shared(config, frame).await {
-                    debug!("hub frame not delivered: {e}");
-                }
-            }
-            // Only the std runner's publishers queue into the connection directly.
-            Next::Outbox(Outgoing::Flush) => {}
-            Next::Read(Some(Ok(Message::Close(frame)))) => break End::Closed(frame),
-            Next::Read(Some(Ok(message))) if message.is_data() => {
-                {
-                    let mut conn = Conn::new(id, peer, &mut replies, &shared.outbox);
-                    shared.app.on_message(&mut conn, message);
-                }
-                replies.write(&mut writer).await;
-            }
-            Next::Read(Some(Ok(_))) => {} // pings (answered by the core) and pongs
-            Next::Read(Some(Err(e))) => break End::Failed(e),
-            // The driver task ended without a word: count it as a transport end.
-            Next::Read(None) => {
+            Some(Ok(_)) => {} // pings (answered by the core) and pongs
+            Some(Err(e)) => break End::Failed(e),
+            // The stream ended without a word: count it as a transport end.
+            None => {
                 break End::Closed(Some(CloseFrame {
                     code: CloseCode::ABNORMAL,
                     reason: String::new(),
@@ -104,35 +70,79 @@ async fn serve(
             }
         }
     };
-    // Dropping the halves lets the driver task finish the close and end.
-    drop((reader, writer, rx));
+    drop(rx);
     shared.closed(id, end);
+    // Finish the close: write what the session still owes (its close frame, bounded by the
+    // close timeout) and end the transport.
+    while ws.recv().await.is_some() {}
 }
 
-/// Hands `message` to the connection, waiting for room in its outbound queue.
-async fn write(writer: &mut Writer, message: Message) {
-    let (kind, len) = (kind(&message), message.as_bytes().len());
-    match writer.send(message).await {
-        Ok(()) => {}
-        // The connection is over; its end is reported by the reader.
-        Err(Error::Send(SendError::Closed)) => {}
-        Err(e) => debug!(kind, len, "message not sent: {e}"),
-    }
-}
-
-/// The replies of one callback, written once it returns.
-#[derive(Default)]
-struct Replies(VecDeque<Message>);
-
-impl Replies {
-    async fn write(&mut self, writer: &mut Writer) {
-        while let Some(message) = self.0.pop_front() {
-            write(writer, message).await;
+/// Queues what waits and what the mailbox holds, then polls the stream: its next message,
+/// reading only while nothing waits for room.
+fn poll_next<T: AsyncTransport, R: Runtime>(
+    cx: &mut Context<'_>,
+    ws: &mut WebSocketStream<T, R>,
+    pending: &mut Pending,
+    rx: &mut MailboxRx,
+) -> Poll<Option<Result<Message, Error>>> {
+    loop {
+        pending.queue(ws);
+        while pending.is_empty() {
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(Outgoing::Message(message))) => {
+                    pending.0.push_back(message);
+                    pending.queue(ws);
+                }
+                // The core's hub policy decides, against the hub's own bound.
+                Poll::Ready(Some(Outgoing::Shared(frame, config))) => {
+                    let _ = ws.deliver_shared(&config, &frame);
+                }
+                // Only the std runner's publishers queue into the connection directly.
+                Poll::Ready(Some(Outgoing::Flush)) => {}
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        let may_read = pending.is_empty();
+        let queued = ws.session().queued_bytes();
+        match ws.poll_recv_gated(cx, may_read) {
+            Poll::Ready(item) => return Poll::Ready(item),
+            // The write freed room for what waits: queue it now, or no waker would.
+            Poll::Pending if !may_read && ws.session().queued_bytes() < queued => continue,
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
 
-impl Reply for Replies {
+/// Messages for the connection (the app's replies, the outbox's messages) waiting, in order,
+/// for room in its outbound queue.
+#[derive(Default)]
+struct Pending(VecDeque<Message>);
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Queues messages in the connection until one does not fit.
+    fn queue<T: AsyncTransport, R: Runtime>(&mut self, ws: &mut WebSocketStream<T, R>) {
+        while let Some(message) = self.0.front() {
+            match ws.try_send(message) {
+                Ok(()) => {}
+                Err(Error::Send(SendError::OutboundFull { .. })) => return,
+                // The connection is over; its end is reported by the stream.
+                Err(Error::Send(SendError::Closed)) => {}
+                Err(e) => debug!(
+                    kind = kind(message),
+                    len = message.as_bytes().len(),
+                    "message not sent: {e}"
+                ),
+            }
+            self.0.pop_front();
+        }
+    }
+}
+
+impl Reply for Pending {
     fn reply(&mut self, message: Message) -> Result<(), Error> {
         self.0.push_back(message);
         Ok(())

@@ -25,7 +25,10 @@
 //!   whatever the session has queued (pongs, close replies). **Timers only run while the
 //!   stream is polled**: an application that holds a stream without reading it gets no
 //!   keepalive. Use [`WebSocketStream::split`] when reading and writing happen in different
-//!   places, or when the application may stop reading for a while;
+//!   places, or when the application may stop reading for a while; or, to serve both in one
+//!   task (one wake-up per message, as `sockwright-servers` does), queue with
+//!   [`WebSocketStream::try_send`] and poll [`WebSocketStream::poll_recv_gated`], with reading
+//!   gated off while a message waits for room: timers and writes go on;
 //! - the sink ([`WebSocketStream::send`], `SinkExt::send`) queues messages and writes; it never
 //!   reads.
 //!

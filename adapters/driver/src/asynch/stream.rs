@@ -130,9 +130,55 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
         poll_fn(|cx| self.poll_close_send(cx)).await
     }
 
+    /// Queues `message` behind what is queued if it fits in the outbound queue now, without
+    /// waiting and without writing (the next poll of the stream, `flush` or `send` writes
+    /// it). A message that does not fit yet is refused with
+    /// [`SendError::OutboundFull`] and stays the caller's, to try again once the peer has
+    /// taken some bytes; a close frame always fits. Refused with `OutboundFull` too while the
+    /// sink holds a message (`start_send` without `poll_ready`), so nothing is reordered.
+    pub fn try_send(&mut self, message: &Message) -> Result<(), Error> {
+        if let Some(e) = self.sink_error() {
+            return Err(e);
+        }
+        if self.held.is_some() {
+            let session = &self.conn.session;
+            return Err(Error::Send(SendError::OutboundFull {
+                queued: session.queued_bytes(),
+                needed: message.as_bytes().len(),
+                limit: session
+                    .connection()
+                    .map_or(0, |c| c.config().max_outbound_bytes),
+            }));
+        }
+        queue_into(&mut self.conn.session, message)
+    }
+
+    /// Polls for the next message as the stream does, but reads the transport only when
+    /// `may_read`. Otherwise it still writes what is queued, runs the timers (keepalive, the
+    /// pong and close timeouts) and yields what the session already holds (a failure a timer
+    /// caused, the final close, the end). For one task that both reads and writes a
+    /// connection and stops reading while its peer does not take what it is sent
+    /// (backpressure) without stopping keepalive: with `may_read` false and nothing queued
+    /// to write, only the timers can wake the task.
+    pub fn poll_recv_gated(
+        &mut self,
+        cx: &mut Context<'_>,
+        may_read: bool,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_recv_inner(cx, may_read)
+    }
+
     // ---- the stream ----
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_recv_inner(cx, true)
+    }
+
+    fn poll_recv_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+        may_read: bool,
+    ) -> Poll<Option<Result<Message, Error>>> {
         let mut reads = 0;
         loop {
             if self.ended {
@@ -171,8 +217,9 @@ impl<T: AsyncTransport, R: Runtime> WebSocketStream<T, R> {
             if self.conn.poll_timer(cx) {
                 continue;
             }
-            if self.conn.read_done {
-                // Unreachable in practice: the end of input finishes the session.
+            if self.conn.read_done || !may_read {
+                // (`read_done`: unreachable in practice, the end of input finishes the
+                // session.)
                 return Poll::Pending;
             }
             if reads == READS_PER_POLL {
