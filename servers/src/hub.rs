@@ -24,7 +24,6 @@
 //! recipient's connection queues it or applies the slow-consumer policy on its own, so a
 //! slow reader holds back no one else.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use sockwright::conn;
@@ -35,6 +34,7 @@ use sockwright_driver::{BodyHandler, Handshake, Message, Route};
 use tracing::{debug, warn};
 
 use crate::app::{App, Conn, ConnId, End};
+use crate::id_map::IdMap;
 use crate::outbox::Outbox;
 use crate::{echo, http};
 
@@ -70,8 +70,8 @@ struct Inner {
 /// The core's hub, and which connection each session is.
 struct State {
     hub: Hub,
-    handles: HashMap<ConnId, Handle>,
-    conns: HashMap<Handle, ConnId>,
+    handles: IdMap<ConnId, Handle>,
+    conns: IdMap<Handle, ConnId>,
 }
 
 impl HubServer {
@@ -83,8 +83,8 @@ impl HubServer {
             config: Arc::new(config),
             state: Mutex::new(State {
                 hub,
-                handles: HashMap::new(),
-                conns: HashMap::new(),
+                handles: IdMap::default(),
+                conns: IdMap::default(),
             }),
             outbox: OnceLock::new(),
         });

@@ -34,6 +34,7 @@ pub mod cli;
 pub mod echo;
 pub mod http;
 pub mod hub;
+mod id_map;
 pub mod open_files;
 mod outbox;
 pub mod relay;

@@ -3,7 +3,6 @@
 //! encoded frame, shared by every recipient, with the hub's slow-consumer policy); shutdown
 //! closes every connection through it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +17,7 @@ use sockwright::hub::{Delivery, HubConfig, SlowConsumerPolicy};
 use sockwright_driver::Message;
 
 use crate::app::ConnId;
+use crate::id_map::IdMap;
 
 /// A message [`Outbox::send`] could not take, handed back with the reason.
 #[derive(Debug)]
@@ -57,11 +57,32 @@ pub(crate) trait Peer: Send + Sync {
     /// [`sockwright::hub::deliver`] to queue it or apply `config`'s slow-consumer policy
     /// there. The same frame (the same bytes) goes to every recipient.
     fn deliver_shared(&self, frame: &SharedFrame, config: &Arc<HubConfig>) -> Delivery;
+
+    /// For a connection whose runner takes a hub frame for many connections in one
+    /// hand-over (a mio loop): that group, and the connection's number in it. `None`: hub
+    /// frames go to this connection one by one, through [`Peer::deliver_shared`].
+    fn fanout(&self) -> Option<(&dyn Fanout, u64)> {
+        None
+    }
+}
+
+/// Connections that take a hub's frame together: [`Outbox::publish`] hands the frame over
+/// once for all of a group's recipients, not once per recipient.
+pub(crate) trait Fanout: Send + Sync {
+    /// Hands `frame` to each of `members` (numbers given by [`Peer::fanout`]), each to get
+    /// the core's [`sockwright::hub::deliver`] with `config`. `false` if the group can take
+    /// nothing any more (its runner has stopped).
+    fn deliver_shared_to(
+        &self,
+        members: Vec<u64>,
+        frame: &SharedFrame,
+        config: &Arc<HubConfig>,
+    ) -> bool;
 }
 
 #[derive(Default)]
 struct Registry {
-    peers: HashMap<ConnId, Arc<dyn Peer>>,
+    peers: IdMap<ConnId, Arc<dyn Peer>>,
     /// Connections registered and not yet [released](Outbox::release): they leave the
     /// map first, and count until their runner has finished with them.
     active: usize,
@@ -129,23 +150,59 @@ impl Outbox {
         frame: &SharedFrame,
         config: &Arc<HubConfig>,
     ) -> Vec<(ConnId, Delivery)> {
+        let mut deliveries = Vec::new();
+        let mut groups: Vec<GroupDelivery> = Vec::new();
+        let mut singles: Vec<(usize, Arc<dyn Peer>)> = Vec::new();
         // One lock for the lookups; the deliveries run outside it.
-        let peers: Vec<(ConnId, Option<Arc<dyn Peer>>)> = {
+        {
             let registry = self.registry();
-            ids.into_iter()
-                .map(|id| (id, registry.peers.get(&id).cloned()))
-                .collect()
-        };
-        peers
-            .into_iter()
-            .map(|(id, peer)| {
-                let delivery = match peer {
-                    Some(peer) => peer.deliver_shared(frame, config),
-                    None => Delivery::Gone,
+            for id in ids {
+                let index = deliveries.len();
+                let Some(peer) = registry.peers.get(&id) else {
+                    deliveries.push((id, Delivery::Gone));
+                    continue;
                 };
-                (id, delivery)
-            })
-            .collect()
+                deliveries.push((id, Delivery::Queued));
+                let Some((group, member)) = peer.fanout() else {
+                    singles.push((index, peer.clone()));
+                    continue;
+                };
+                // A server has a group per loop, so a few at most: a scan beats a map.
+                let known = groups.iter_mut().find(|known| {
+                    known
+                        .first
+                        .fanout()
+                        .is_some_and(|(other, _)| std::ptr::addr_eq(other, group))
+                });
+                match known {
+                    Some(known) => {
+                        known.members.push(member);
+                        known.places.push(index);
+                    }
+                    None => groups.push(GroupDelivery {
+                        first: peer.clone(),
+                        members: vec![member],
+                        places: vec![index],
+                    }),
+                }
+            }
+        }
+        for group in groups {
+            let members = group.members;
+            let taken = group
+                .first
+                .fanout()
+                .is_some_and(|(fanout, _)| fanout.deliver_shared_to(members, frame, config));
+            if !taken {
+                for index in group.places {
+                    deliveries[index].1 = Delivery::Gone;
+                }
+            }
+        }
+        for (index, peer) in singles {
+            deliveries[index].1 = peer.deliver_shared(frame, config);
+        }
+        deliveries
     }
 
     /// Starts the close handshake of connection `id` with `code` and `reason`; `false` if
@@ -244,6 +301,17 @@ impl Outbox {
         // The registry is consistent between calls; a panic elsewhere leaves it usable.
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// One [`Fanout`] group's share of a publish.
+struct GroupDelivery {
+    /// The first recipient found in the group, to reach the group once the registry's lock
+    /// is released.
+    first: Arc<dyn Peer>,
+    /// The recipients' numbers in the group.
+    members: Vec<u64>,
+    /// Their places in the publish's result.
+    places: Vec<usize>,
 }
 
 impl fmt::Debug for Outbox {

@@ -380,12 +380,14 @@ impl<H: Handler> EventLoop<H> {
                         (None, Ok(())) => {}
                     }
                 }
-                Command::DeliverShared { id, frame, config } => {
+                Command::DeliverShared { ids, frame, config } => {
                     let limit = config.max_queued_bytes;
-                    if !self.reactor.fits(id, frame.encoded_len(), limit) {
-                        self.process(id);
+                    for id in ids {
+                        if !self.reactor.fits(id, frame.encoded_len(), limit) {
+                            self.process(id);
+                        }
+                        let _ = self.reactor.deliver_shared(id, &config, &frame);
                     }
-                    let _ = self.reactor.deliver_shared(id, &config, &frame);
                 }
                 Command::Connect {
                     url,

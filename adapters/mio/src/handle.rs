@@ -28,9 +28,9 @@ pub(crate) enum Command {
         message: Message,
         reply: Option<Sender<Result<(), Refused>>>,
     },
-    /// Queue a hub's frame on `id` with the hub's slow-consumer policy.
+    /// Queue a hub's frame on each of `ids` with the hub's slow-consumer policy.
     DeliverShared {
-        id: ConnId,
+        ids: Vec<ConnId>,
         frame: SharedFrame,
         config: Arc<HubConfig>,
     },
@@ -136,7 +136,19 @@ impl LoopHandle {
         config: Arc<HubConfig>,
         frame: SharedFrame,
     ) -> Result<(), Error> {
-        self.command(Command::DeliverShared { id, frame, config })
+        self.deliver_shared_to(vec![id], config, frame)
+    }
+
+    /// Queues a hub's frame for each of `ids`, as [`LoopHandle::deliver_shared`] does for
+    /// one, in one command: a hub's fan-out to thousands of connections of this loop costs
+    /// one hand-over, and the loop then writes each connection once.
+    pub fn deliver_shared_to(
+        &self,
+        ids: Vec<ConnId>,
+        config: Arc<HubConfig>,
+        frame: SharedFrame,
+    ) -> Result<(), Error> {
+        self.command(Command::DeliverShared { ids, frame, config })
     }
 
     /// Starts the close handshake of connection `id` with `code` and `reason`.

@@ -23,6 +23,23 @@ pub struct ConnId {
     pub(crate) generation: u32,
 }
 
+impl ConnId {
+    /// The id as one number, to keep in a table that is not the loop's (e.g. a server's
+    /// registry of connections across runtimes); [`ConnId::from_bits`] gives it back.
+    pub fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The id that [`ConnId::to_bits`] made `bits` from. Bits that no id of the loop gave
+    /// name no connection: commands to them fail as for a connection that has ended.
+    pub fn from_bits(bits: u64) -> ConnId {
+        ConnId {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
+}
+
 impl fmt::Display for ConnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}.{}", self.index, self.generation)

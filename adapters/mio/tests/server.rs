@@ -672,3 +672,43 @@ fn a_burst_of_commands_beyond_the_queue_limits_reaches_a_reading_client() {
         }
     }
 }
+
+/// Keeps every connection's id as bits (as a registry outside the loop would) and, on a
+/// data message, hands one hub frame to all of them, plus an id no connection has, in one
+/// `deliver_shared_to` command.
+#[derive(Default)]
+struct FanOutToAll {
+    members: Vec<u64>,
+}
+
+impl Handler for FanOutToAll {
+    fn on_open(&mut self, _: &mut Context<'_>, id: ConnId, _: &sockwright_mio::Handshake) {
+        self.members.push(id.to_bits());
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_>, _: ConnId, message: Message) {
+        let Message::Text(text) = message else {
+            return;
+        };
+        let mut ids: Vec<ConnId> = self.members.iter().map(|&m| ConnId::from_bits(m)).collect();
+        ids.push(ConnId::from_bits(u64::MAX));
+        let frame = SharedFrame::text(&format!("to all: {text}"));
+        let config = std::sync::Arc::new(HubConfig::default());
+        ctx.handle().deliver_shared_to(ids, config, frame).unwrap();
+    }
+}
+
+#[test]
+fn one_command_hands_a_hub_frame_to_many_connections_and_skips_unknown_ids() {
+    let server = Server::bind("127.0.0.1:0", ServerOptions::default())
+        .unwrap()
+        .spawn(FanOutToAll::default)
+        .unwrap();
+    let mut clients: Vec<_> = (0..5)
+        .map(|_| ws_client(server.local_addr(), "/"))
+        .collect();
+    clients[4].send(TMessage::text("hello")).unwrap();
+    for ws in &mut clients {
+        assert_eq!(read_data(ws), TMessage::text("to all: hello"));
+    }
+}

@@ -6,7 +6,7 @@
 //! order, and reading from that peer pauses until the loop reports the queue written
 //! (`on_writable`): a peer that does not read stops being read (backpressure).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -22,7 +22,8 @@ use tracing::debug;
 use super::shared::Shared;
 use super::Running;
 use crate::app::{App, Conn, ConnId, End, Reply};
-use crate::outbox::{Peer, Undelivered};
+use crate::id_map::IdMap;
+use crate::outbox::{Fanout, Peer, Undelivered};
 
 struct MioServer {
     addr: SocketAddr,
@@ -42,7 +43,8 @@ pub(crate) fn start(
     let handle = server
         .spawn(move || Loop {
             shared: shared.clone(),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
+            fanout: None,
         })
         .map_err(io::Error::from)?;
     Ok(Box::new(MioServer { addr, handle }))
@@ -51,7 +53,9 @@ pub(crate) fn start(
 /// One loop's handler: its connections, by the loop's ids.
 struct Loop {
     shared: Arc<Shared>,
-    conns: HashMap<LoopConnId, Local>,
+    conns: IdMap<LoopConnId, Local>,
+    /// The outbox's way to this loop, shared by its connections (made with the first).
+    fanout: Option<Arc<LoopFanout>>,
 }
 
 /// What the handler keeps for one connection.
@@ -88,8 +92,11 @@ impl Handler for Loop {
         let peer = ctx
             .peer_addr(lid)
             .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        let fanout = self
+            .fanout
+            .get_or_insert_with(|| Arc::new(LoopFanout(ctx.handle())));
         let outbound = Arc::new(LoopPeer {
-            handle: ctx.handle(),
+            fanout: fanout.clone(),
             lid,
         });
         let id = self.shared.opened(peer, handshake, outbound);
@@ -210,9 +217,29 @@ impl Reply for LoopReply<'_, '_> {
     }
 }
 
-/// The outbox's way to a connection: its loop's handle.
+/// The outbox's way to a loop: its handle. A hub frame for many of the loop's connections
+/// is one command.
+struct LoopFanout(LoopHandle);
+
+impl Fanout for LoopFanout {
+    fn deliver_shared_to(
+        &self,
+        members: Vec<u64>,
+        frame: &SharedFrame,
+        config: &Arc<HubConfig>,
+    ) -> bool {
+        // The loop applies the hub's policy when it takes the frame: a connection found
+        // full then is closed or skipped there, as the policy says.
+        let ids = members.into_iter().map(LoopConnId::from_bits).collect();
+        self.0
+            .deliver_shared_to(ids, config.clone(), frame.clone())
+            .is_ok()
+    }
+}
+
+/// The outbox's way to a connection: its loop's, and its id there.
 struct LoopPeer {
-    handle: LoopHandle,
+    fanout: Arc<LoopFanout>,
     lid: LoopConnId,
 }
 
@@ -220,22 +247,24 @@ impl Peer for LoopPeer {
     fn deliver(&self, message: Message) -> Result<(), Undelivered> {
         // Fails only once the loop has stopped, which drops its connections: like any
         // message to a connection that ends first, it is not reported.
-        if let Err(e) = self.handle.send(self.lid, message) {
+        if let Err(e) = self.fanout.0.send(self.lid, message) {
             debug!("outbox message not sent: {e}");
         }
         Ok(())
     }
 
     fn deliver_shared(&self, frame: &SharedFrame, config: &Arc<HubConfig>) -> Delivery {
-        // The loop applies the hub's policy when it takes the frame: a connection found
-        // full then is closed or skipped there, as the policy says.
         match self
-            .handle
-            .deliver_shared(self.lid, config.clone(), frame.clone())
+            .fanout
+            .deliver_shared_to(vec![self.lid.to_bits()], frame, config)
         {
-            Ok(()) => Delivery::Queued,
-            Err(_) => Delivery::Gone,
+            true => Delivery::Queued,
+            false => Delivery::Gone,
         }
+    }
+
+    fn fanout(&self) -> Option<(&dyn Fanout, u64)> {
+        Some((&*self.fanout, self.lid.to_bits()))
     }
 }
 
