@@ -4,7 +4,7 @@
 //! A relay does not fit the [`App`] model: the client's `101` must wait for the upstream's
 //! (an upstream that is down gives the client `502`), and the machine owns both sockets'
 //! bytes. So its runners are its own, one per runtime, each only moving bytes between two
-//! sockets and a runtime-neutral [`Proxy`](proxy::Proxy) (front pipe, request head, routing,
+//! sockets and a runtime-neutral `Proxy` (`relay/proxy.rs`: front pipe, request head, routing,
 //! relay machine, back pipe) and opening the upstream TCP connection when asked. What it
 //! shares with the other servers is the [`Server`] around it: routing through an [`App`]
 //! (pages, `/ping`, 404, 503 once shutting down), the outbox that shutdown closes every
