@@ -313,11 +313,17 @@ async fn keepalive_runs_in_split_halves_while_the_application_does_not_read() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_keepalive() {
+/// A server connection with keepalive, a 300 ms close timeout and room for two 1 MiB echoes,
+/// whose tungstenite peer sends 32 MiB to be echoed and never reads: the echoes fill the
+/// server's outbound queue and the socket buffers. The peer holds on until `done` is sent
+/// (or dropped), then its thread (`client`) ends.
+async fn flooded_by_a_peer_that_never_reads() -> (
+    sockwright_tokio::WebSocketStream,
+    std_mpsc::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let mut options = keepalive_options();
     options.connection.close_timeout = Duration::from_millis(300);
-    // Room for two echoes: the third send waits.
     options.connection.max_outbound_bytes = 2 << 20;
     let listener = sockwright_tokio::bind("127.0.0.1:0", options)
         .await
@@ -325,8 +331,6 @@ async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_ke
     let addr = listener.local_addr().unwrap();
     let (done, hold) = std_mpsc::channel::<()>();
     let client = spawn_blocking(move || {
-        // 32 MiB to be echoed, and never a read: the echoes fill the server's outbound queue
-        // and the socket buffers.
         let mut ws = tungstenite_client(addr, &format!("ws://{addr}/"), None);
         for _ in 0..32 {
             if ws.send(TMessage::binary(vec![7u8; 1 << 20])).is_err() {
@@ -336,6 +340,12 @@ async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_ke
         let _ = hold.recv();
     });
     let ws = listener.accept().await.unwrap().handshake().await.unwrap();
+    (ws, done, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_keepalive() {
+    let (ws, done, client) = flooded_by_a_peer_that_never_reads().await;
     let (mut reader, mut writer) = ws.split();
     // An echo loop that waits on each send, as a server does: the sends stall, the driver
     // task keeps its timers running, the keepalive ping goes unanswered and the connection
@@ -365,25 +375,7 @@ async fn an_application_sending_to_a_peer_that_stopped_reading_is_released_by_ke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_task_stops_reading_while_its_echoes_do_not_fit_and_keepalive_still_runs() {
-    let mut options = keepalive_options();
-    options.connection.close_timeout = Duration::from_millis(300);
-    options.connection.max_outbound_bytes = 2 << 20;
-    let listener = sockwright_tokio::bind("127.0.0.1:0", options)
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (done, hold) = std_mpsc::channel::<()>();
-    let client = spawn_blocking(move || {
-        // 32 MiB to be echoed, and never a read.
-        let mut ws = tungstenite_client(addr, &format!("ws://{addr}/"), None);
-        for _ in 0..32 {
-            if ws.send(TMessage::binary(vec![7u8; 1 << 20])).is_err() {
-                break;
-            }
-        }
-        let _ = hold.recv();
-    });
-    let mut ws = listener.accept().await.unwrap().handshake().await.unwrap();
+    let (mut ws, done, client) = flooded_by_a_peer_that_never_reads().await;
     // The server's shape of sockwright-servers' async runner: one task, the echo waits in
     // `waiting` while it does not fit, and the stream is polled with reading gated off.
     let mut waiting: Option<Message> = None;
