@@ -73,23 +73,30 @@ impl Handshake {
     }
 }
 
+/// The phases' state sits behind boxes: a session lives by value in slabs and tasks for as
+/// long as its connection, so it should be as small as the open phase needs, not as large
+/// as the handshake's parsers.
 enum Phase {
     /// Server: reading the upgrade request.
-    Accepting {
-        parser: RequestParser,
-        options: Arc<ServerOptions>,
-    },
+    Accepting(Box<Accepting>),
     /// Client: the request is queued; reading the response.
-    Connecting {
-        parser: ResponseParser,
-        request: ClientRequest,
-        options: Arc<ClientOptions>,
-    },
+    Connecting(Box<Connecting>),
     /// Server: reading a plain request's body ([`Route::Body`]).
     ReadingBody(Box<BodyReader>),
     Open(Box<Connection>),
     /// The handshake failed or was answered without an upgrade: only output remains.
     Ended,
+}
+
+struct Accepting {
+    parser: RequestParser,
+    options: Arc<ServerOptions>,
+}
+
+struct Connecting {
+    parser: ResponseParser,
+    request: ClientRequest,
+    options: Arc<ClientOptions>,
 }
 
 /// A WebSocket connection (server or client, plain or TLS) with no I/O of its own.
@@ -110,10 +117,11 @@ pub struct Session {
     tls: Option<Box<crate::tls::TlsLayer>>,
     deadline: Option<Duration>,
     opened_pending: bool,
-    /// The fatal error, until [`Session::poll_event`] reports it.
-    error: Option<Error>,
+    /// The fatal error, until [`Session::poll_event`] reports it (boxed, like the handshake:
+    /// most sessions never carry one for long).
+    error: Option<Box<Error>>,
     failed: bool,
-    handshake: Option<Handshake>,
+    handshake: Option<Box<Handshake>>,
 }
 
 impl Session {
@@ -124,7 +132,10 @@ impl Session {
         let tls = options.tls.clone().map(crate::tls::TlsLayer::server);
         let parser = RequestParser::new(options.handshake.limits);
         #[allow(unused_mut)]
-        let mut session = Session::new(Phase::Accepting { parser, options }, deadline);
+        let mut session = Session::new(
+            Phase::Accepting(Box::new(Accepting { parser, options })),
+            deadline,
+        );
         #[cfg(feature = "tls")]
         match tls {
             Some(Ok(tls)) => session.tls = Some(Box::new(tls)),
@@ -168,11 +179,11 @@ impl Session {
             ));
         }
         let parser = ResponseParser::new(options.limits);
-        let phase = Phase::Connecting {
+        let phase = Phase::Connecting(Box::new(Connecting {
             parser,
             request,
             options,
-        };
+        }));
         Ok(Session {
             head_out,
             #[cfg(feature = "tls")]
@@ -217,11 +228,12 @@ impl Session {
     /// The transport's read side ended (or was reset).
     pub fn handle_eof(&mut self, now: Duration) {
         match &mut self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => self
-                .fail(Error::Io(io::Error::new(
+            Phase::Accepting(_) | Phase::Connecting(_) | Phase::ReadingBody(_) => {
+                self.fail(Error::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer left during the handshake",
-                ))),
+                )))
+            }
             Phase::Open(conn) => conn.handle_eof(now),
             Phase::Ended => {}
         }
@@ -230,7 +242,7 @@ impl Session {
     /// The time [`Session::poll_timeout`] asked for has come (early calls do nothing).
     pub fn handle_timeout(&mut self, now: Duration) {
         match &mut self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => {
+            Phase::Accepting(_) | Phase::Connecting(_) | Phase::ReadingBody(_) => {
                 if self.deadline.is_some_and(|at| now >= at) {
                     self.fail(Error::HandshakeTimeout);
                 }
@@ -246,19 +258,20 @@ impl Session {
 
     fn handle_plaintext(&mut self, now: Duration, bytes: &[u8]) {
         match &mut self.phase {
-            Phase::Accepting { parser, options } => match parser.feed(bytes) {
+            Phase::Accepting(accepting) => match accepting.parser.feed(bytes) {
                 Ok(Parsed::Partial) => {}
                 Ok(Parsed::Complete { head, trailing }) => {
-                    let options = options.clone();
+                    let options = accepting.options.clone();
                     self.route(now, head, &trailing, &options);
                 }
                 Err(rejection) => self.refuse(rejection),
             },
-            Phase::Connecting {
-                parser,
-                request,
-                options,
-            } => {
+            Phase::Connecting(connecting) => {
+                let Connecting {
+                    parser,
+                    request,
+                    options,
+                } = &mut **connecting;
                 let accepted = match parser.feed(bytes) {
                     Ok(Parsed::Partial) => return,
                     Ok(Parsed::Complete { head, trailing }) => {
@@ -272,10 +285,10 @@ impl Session {
                         let conn = Connection::client(options.connection.clone(), now, move || {
                             masks.next_key()
                         });
-                        self.handshake = Some(Handshake::Client {
+                        self.handshake = Some(Box::new(Handshake::Client {
                             subprotocol: accepted.subprotocol().map(str::to_owned),
                             response: accepted.response().clone(),
-                        });
+                        }));
                         self.open(now, conn, &trailing);
                     }
                     Err(e) => self.fail(Error::Handshake(e)),
@@ -324,10 +337,10 @@ impl Session {
                 return self.refuse(Rejection::new(500, reason));
             }
         }
-        self.handshake = Some(Handshake::Server {
+        self.handshake = Some(Box::new(Handshake::Server {
             subprotocol: accepted.subprotocol().map(str::to_owned),
             request,
-        });
+        }));
         self.open(
             now,
             Connection::server(options.connection.clone(), now),
@@ -338,10 +351,10 @@ impl Session {
     /// Answers a request with plain HTTP (no upgrade): only the response remains to write.
     fn answer(&mut self, request: Request, response: &[u8]) {
         self.head_out.extend_from_slice(response);
-        self.handshake = Some(Handshake::Server {
+        self.handshake = Some(Box::new(Handshake::Server {
             request,
             subprotocol: None,
-        });
+        }));
         self.phase = Phase::Ended;
     }
 
@@ -385,7 +398,7 @@ impl Session {
     fn record(&mut self, error: Error) {
         if !self.failed {
             self.failed = true;
-            self.error = Some(error);
+            self.error = Some(Box::new(error));
         }
     }
 
@@ -462,7 +475,7 @@ impl Session {
                 }));
             }
         }
-        self.error.take().map(Err)
+        self.error.take().map(|error| Err(*error))
     }
 
     /// The bytes to write to the transport next (empty when there are none). Call
@@ -524,9 +537,7 @@ impl Session {
     /// When [`Session::handle_timeout`] should be called next, on the clock `now` is read from.
     pub fn poll_timeout(&self) -> Option<Duration> {
         match &self.phase {
-            Phase::Accepting { .. } | Phase::Connecting { .. } | Phase::ReadingBody(_) => {
-                self.deadline
-            }
+            Phase::Accepting(_) | Phase::Connecting(_) | Phase::ReadingBody(_) => self.deadline,
             Phase::Open(conn) => conn.poll_timeout(),
             Phase::Ended => None,
         }
@@ -576,7 +587,14 @@ impl Session {
     /// What the handshake agreed on, once it completed (also set for a request answered by
     /// [`Route::Respond`]).
     pub fn handshake(&self) -> Option<&Handshake> {
-        self.handshake.as_ref()
+        self.handshake.as_deref()
+    }
+
+    /// Takes what the handshake agreed on out of the session, so that its memory (the whole
+    /// request or response head) is not kept for the connection's life by an adapter that
+    /// hands it to its user once; [`Session::handshake`] is `None` afterwards.
+    pub fn take_handshake(&mut self) -> Option<Handshake> {
+        self.handshake.take().map(|handshake| *handshake)
     }
 
     /// The WebSocket connection, once the handshake completed.

@@ -351,4 +351,15 @@ mod tests {
         assert_eq!(slab.ids(), vec![c, b]);
         assert_eq!(slab.len(), 2);
     }
+
+    /// A slab holds its connections by value and grows by doubling, so every byte of `Conn`
+    /// is paid about 1.5 times per idle connection: the handshake's parsers, a client's
+    /// request, the retained handshake and a pending error sit behind boxes in the session.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_connection_entry_stays_small() {
+        use std::mem::size_of;
+        assert!(size_of::<sockwright_driver::Session>() <= 128);
+        assert!(size_of::<Conn>() <= 256);
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sockwright_driver::sockwright::frame::{CloseCode, SharedFrame};
 use sockwright_driver::sockwright::handshake::WsUrl;
 use sockwright_driver::sockwright::hub::{Delivery, HubConfig};
-use sockwright_driver::{ClientOptions, Error, Handshake, Message};
+use sockwright_driver::{ClientOptions, Error, Message};
 
 use crate::handle::{resolve, LoopHandle};
 use crate::handler::ConnId;
@@ -125,11 +125,6 @@ impl<'a> Context<'a> {
             .conns
             .get(id)
             .is_some_and(|conn| conn.session.is_open())
-    }
-
-    /// What the handshake of `id` agreed on, once it completed.
-    pub fn handshake(&self, id: ConnId) -> Option<&Handshake> {
-        self.reactor.conns.get(id)?.session.handshake()
     }
 
     /// The peer's address (for a client connection, the server's).

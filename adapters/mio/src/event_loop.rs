@@ -223,7 +223,8 @@ impl<H: Handler> EventLoop<H> {
             let message = match event {
                 Ok(SessionEvent::Opened) => {
                     conn.known = true;
-                    if let Some(handshake) = conn.session.handshake().cloned() {
+                    // Taken, not kept: `on_open` is the one place a handler sees it.
+                    if let Some(handshake) = conn.session.take_handshake() {
                         self.handler
                             .on_open(&mut Context::new(reactor), id, &handshake);
                     }

@@ -58,7 +58,9 @@ impl fmt::Display for ConnId {
 ///
 /// Callbacks must not block: the loop serves every other connection in between.
 pub trait Handler {
-    /// The handshake of connection `id` completed; it may send from now on.
+    /// The handshake of connection `id` completed; it may send from now on. The loop does not
+    /// keep `handshake` after this call (a connection should not carry its whole request
+    /// head for its life): keep what you need of it, such as the path or a header.
     fn on_open(&mut self, ctx: &mut Context<'_>, id: ConnId, handshake: &Handshake) {
         let _ = (ctx, id, handshake);
     }

@@ -45,8 +45,8 @@ pub struct WebSocket {
 
 impl WebSocket {
     /// A connection whose handshake has completed on `stream`.
-    pub(crate) fn new(stream: TcpStream, session: Session) -> Result<WebSocket, Error> {
-        let handshake = session.handshake().cloned().ok_or(Error::NotOpen)?;
+    pub(crate) fn new(stream: TcpStream, mut session: Session) -> Result<WebSocket, Error> {
+        let handshake = session.take_handshake().ok_or(Error::NotOpen)?;
         let write_half = stream.try_clone()?;
         Ok(WebSocket {
             shared: Arc::new(Shared::new(session, write_half)),

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use bytes::{Buf, Bytes};
 
 use super::{MaskKeys, SendError};
-use crate::frame::{encode_frame, FrameHeader, OpCode, SharedFrame, MAX_CONTROL_PAYLOAD};
+use crate::frame::{encode_frame, FrameHeader, OpCode, SharedFrame};
 
 /// A buffer whose capacity is given back once drained, past this size, so a connection that
 /// once sent a large message does not hold its memory while idle.
@@ -36,8 +36,9 @@ pub(super) struct Outbound {
     /// Frames encoded here since the last shared segment.
     tail: Vec<u8>,
     /// The latest pong owed while the queue was full: the RFC allows answering only the most
-    /// recent ping, so a ping flood costs at most one pending pong.
-    owed_pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
+    /// recent ping, so a ping flood costs at most one pending pong. Boxed: it is rare, and
+    /// an inline 125-byte buffer would be most of an idle connection's size.
+    owed_pong: Option<Box<[u8]>>,
     /// Present for clients, which mask every frame.
     mask_keys: Option<Box<dyn MaskKeys + Send>>,
     limit: usize,
@@ -60,7 +61,8 @@ impl Outbound {
         self.queued_frames()
             + self
                 .owed_pong
-                .map_or(0, |(_, len)| self.frame_len(usize::from(len)))
+                .as_ref()
+                .map_or(0, |payload| self.frame_len(payload.len()))
     }
 
     /// Queues a frame the caller asked for, if it fits under the limit.
@@ -107,9 +109,7 @@ impl Outbound {
         if self.owed_pong.is_none() && self.queued_frames() + needed <= self.limit {
             self.encode(OpCode::Pong, payload);
         } else {
-            let mut owed = [0; MAX_CONTROL_PAYLOAD];
-            owed[..payload.len()].copy_from_slice(payload);
-            self.owed_pong = Some((owed, payload.len() as u8));
+            self.owed_pong = Some(payload.into());
         }
     }
 
@@ -216,8 +216,8 @@ impl Outbound {
     }
 
     fn flush_owed_pong(&mut self) {
-        if let Some((payload, len)) = self.owed_pong.take() {
-            self.encode(OpCode::Pong, &payload[..usize::from(len)]);
+        if let Some(payload) = self.owed_pong.take() {
+            self.encode(OpCode::Pong, &payload);
         }
     }
 

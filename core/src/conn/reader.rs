@@ -9,10 +9,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::{Config, Message, Role};
-use crate::frame::{
-    apply_mask, FrameHeader, OpCode, ProtocolError, Utf8Validator, MAX_CONTROL_PAYLOAD,
-    MAX_HEADER_LEN,
-};
+use crate::frame::{apply_mask, FrameHeader, OpCode, ProtocolError, Utf8Validator, MAX_HEADER_LEN};
 
 /// Up to this much of a message is reserved at once from a frame's declared length; past it
 /// the buffer grows as data arrives, so a header that promises much and sends little costs
@@ -52,7 +49,10 @@ pub(super) struct Reader {
     partial_header_len: usize,
     frame: Option<FrameInProgress>,
     message: Option<MessageInProgress>,
-    control: [u8; MAX_CONTROL_PAYLOAD],
+    /// The control frame in progress, unmasked. Empty (no allocation) between control
+    /// frames: its buffer becomes the frame's `Bytes` when the frame is complete, so an idle
+    /// connection carries no control buffer and a control frame costs one allocation.
+    control: Vec<u8>,
 }
 
 impl Default for Reader {
@@ -62,7 +62,7 @@ impl Default for Reader {
             partial_header_len: 0,
             frame: None,
             message: None,
-            control: [0; MAX_CONTROL_PAYLOAD],
+            control: Vec::new(),
         }
     }
 }
@@ -97,10 +97,15 @@ impl Reader {
             frame.received += take as u64;
             let done = frame.received == frame.header.payload_len;
             if frame.header.opcode.is_control() {
-                let slot = &mut self.control[offset..offset + take];
-                slot.copy_from_slice(chunk);
+                if offset == 0 {
+                    // At most `MAX_CONTROL_PAYLOAD` bytes (the header decoder refuses more): one
+                    // allocation.
+                    self.control
+                        .reserve_exact(frame.header.payload_len as usize);
+                }
+                self.control.extend_from_slice(chunk);
                 if let Some(key) = mask {
-                    apply_mask(slot, key, offset);
+                    apply_mask(&mut self.control[offset..], key, offset);
                 }
             } else if let Some(message) = &mut self.message {
                 let start = message.data.len();
@@ -214,8 +219,7 @@ impl Reader {
         let Some(frame) = self.frame.take() else {
             return Ok(None);
         };
-        let len = frame.header.payload_len as usize;
-        let control = || Bytes::copy_from_slice(&self.control[..len]);
+        let mut control = || Bytes::from(core::mem::take(&mut self.control));
         Ok(match frame.header.opcode {
             OpCode::Ping => Some(Received::Ping(control())),
             OpCode::Pong => Some(Received::Pong(control())),

@@ -93,7 +93,7 @@ async fn handshake<T: AsyncTransport, R: Runtime>(
     let deadline = conn.session.poll_timeout();
     let mut outcome = None;
     poll_fn(|cx| poll_handshake(&mut conn, &mut outcome, deadline, cx)).await?;
-    match conn.session.handshake().cloned() {
+    match conn.session.take_handshake() {
         Some(handshake) => Ok(WebSocketStream::new(conn, handshake)),
         None => Err(Error::NotOpen),
     }
