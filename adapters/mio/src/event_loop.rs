@@ -10,6 +10,7 @@ use std::io;
 use std::mem;
 use std::sync::mpsc::TryRecvError;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mio::event::Event;
 use mio::{Events, Token};
@@ -25,6 +26,11 @@ use crate::reactor::{Reactor, LISTENER, WAKER};
 
 /// Readiness events taken per `poll`.
 const EVENTS: usize = 1024;
+/// Connections processed (written, mostly) between two looks at the sockets and commands
+/// while many are waiting: a hub's burst to thousands of connections takes tens of
+/// milliseconds to write, and what is published meanwhile should join the writes of the
+/// connections not yet reached, as one write each, rather than wait for a sweep of its own.
+const SWEEP_SLICE: usize = 256;
 /// Reads one connection gets per turn (of the loop's 64 KiB buffer) before the others are
 /// served; a connection with more to read is read again next turn.
 const READ_BUDGET: usize = 16;
@@ -90,33 +96,62 @@ impl<H: Handler> EventLoop<H> {
         self.reactor.handle.set_loop_thread();
         let mut events = Events::with_capacity(EVENTS);
         let result = loop {
-            self.dispatch();
+            if let Err(e) = self.sweep(&mut events) {
+                break Err(e);
+            }
             if self.reactor.stopping {
                 break Ok(());
             }
             let timeout = self.reactor.poll_timeout();
-            if let Err(e) = self.reactor.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                break Err(Error::Io(e));
+            if let Err(e) = self.turn(&mut events, timeout) {
+                break Err(e);
             }
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    LISTENER => self.reactor.accept(),
-                    Token(index) => self.ready(index, event),
-                }
-                self.dispatch();
-            }
-            self.run_commands();
-            for id in mem::take(&mut self.reactor.read_again) {
-                self.read(id, false);
-            }
-            self.fire_timers();
         };
         self.shutdown();
         result.map(|()| self.handler)
+    }
+
+    /// Processes the connections waiting in [`Reactor::dirty`], in the order they were
+    /// marked, taking a turn ([`EventLoop::turn`] without waiting) after every
+    /// [`SWEEP_SLICE`] of them while more wait. Connections marked during the sweep go to
+    /// the back: one not yet reached takes what the turn queued for it in the same write,
+    /// one already written waits for the rest to be served first.
+    fn sweep(&mut self, events: &mut Events) -> Result<(), Error> {
+        let mut slice = 0;
+        while let Some(id) = self.reactor.dirty.pop_front() {
+            self.process(id);
+            slice += 1;
+            if slice == SWEEP_SLICE && !self.reactor.dirty.is_empty() {
+                slice = 0;
+                self.turn(events, Some(Duration::ZERO))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls for up to `timeout`, then serves what came: readiness (a connection that read
+    /// is processed at once; others are marked), other threads' commands, connections with
+    /// more to read, and due timers. Fails only if polling itself fails.
+    fn turn(&mut self, events: &mut Events, timeout: Option<Duration>) -> Result<(), Error> {
+        if let Err(e) = self.reactor.poll.poll(events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(Error::Io(e));
+        }
+        for event in events.iter() {
+            match event.token() {
+                WAKER => {}
+                LISTENER => self.reactor.accept(),
+                Token(index) => self.ready(index, event),
+            }
+        }
+        self.run_commands();
+        for id in mem::take(&mut self.reactor.read_again) {
+            self.read(id, false);
+        }
+        self.fire_timers();
+        Ok(())
     }
 
     /// A connection's socket is ready.
@@ -162,13 +197,6 @@ impl<H: Handler> EventLoop<H> {
             }
         }
         self.reactor.read_again.push(id);
-    }
-
-    /// Processes every connection that has something to do.
-    fn dispatch(&mut self) {
-        while let Some(id) = self.reactor.dirty.pop() {
-            self.process(id);
-        }
     }
 
     /// Keeps the drain invariant for `id`: events to the handler, output to the socket,
@@ -351,12 +379,12 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Runs what other threads asked for, then writes what it queued: each connection once,
-    /// with everything the commands queued for it (a hub's burst of messages to thousands of
-    /// connections becomes one write per connection, not one per message). A command that
-    /// would not fit in its connection's queue writes that connection first, so the limits
-    /// and the slow-consumer policy see only what the peer has not taken, as if each command
-    /// had been written at once.
+    /// Runs what other threads asked for, marking the connections it queued for: the next
+    /// sweep writes each once, with everything queued for it by then (a hub's burst of
+    /// messages to thousands of connections becomes one write per connection, not one per
+    /// message). A command that would not fit in its connection's queue writes that
+    /// connection first, so the limits and the slow-consumer policy see only what the peer
+    /// has not taken, as if each command had been written at once.
     fn run_commands(&mut self) {
         self.reactor.handle.commands_taken();
         loop {
@@ -411,7 +439,6 @@ impl<H: Handler> EventLoop<H> {
                 Command::Stop => self.reactor.stopping = true,
             }
         }
-        self.dispatch();
     }
 
     /// The loop stopped: report and drop the connections left.

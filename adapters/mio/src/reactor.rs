@@ -48,8 +48,9 @@ pub(crate) struct Reactor {
     pub(crate) listener: Option<Listener>,
     pub(crate) commands: Receiver<Command>,
     pub(crate) handle: LoopHandle,
-    /// Connections with something to do (events, output, a re-armed timer, an end).
-    pub(crate) dirty: Vec<ConnId>,
+    /// Connections with something to do (events, output, a re-armed timer, an end), in the
+    /// order they were marked: the loop's sweep serves them first come, first served.
+    pub(crate) dirty: VecDeque<ConnId>,
     /// Connections whose read budget ran out, or whose reading resumed: read next turn.
     pub(crate) read_again: Vec<ConnId>,
     pub(crate) buf: Box<[u8]>,
@@ -68,7 +69,7 @@ impl Reactor {
             listener: None,
             commands,
             handle: LoopHandle::new(tx, waker),
-            dirty: Vec::new(),
+            dirty: VecDeque::new(),
             read_again: Vec::new(),
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             stopping: false,
@@ -251,7 +252,7 @@ impl Reactor {
         if let Some(conn) = self.conns.get_mut(id) {
             if !conn.marked {
                 conn.marked = true;
-                self.dirty.push(id);
+                self.dirty.push_back(id);
             }
         }
     }

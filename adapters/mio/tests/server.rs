@@ -712,3 +712,32 @@ fn one_command_hands_a_hub_frame_to_many_connections_and_skips_unknown_ids() {
         assert_eq!(read_data(ws), TMessage::text("to all: hello"));
     }
 }
+
+/// More connections than one sweep slice (256) and publishes arriving while the loop writes
+/// a burst to all of them: the turns taken between slices read the publisher and queue its
+/// next frames behind the ones not yet written, and every connection still gets every frame
+/// once, in publish order.
+#[test]
+fn frames_published_during_a_long_sweep_arrive_complete_and_in_order_everywhere() {
+    const CLIENTS: usize = 400; // 800 descriptors in this process: under a 1024 limit
+    const PUBLISHES: usize = 20;
+    let server = Server::bind("127.0.0.1:0", ServerOptions::default())
+        .unwrap()
+        .spawn(FanOutToAll::default)
+        .unwrap();
+    let mut clients: Vec<_> = (0..CLIENTS)
+        .map(|_| ws_client(server.local_addr(), "/"))
+        .collect();
+    for i in 0..PUBLISHES {
+        clients[0].send(TMessage::text(i.to_string())).unwrap();
+    }
+    for (c, ws) in clients.iter_mut().enumerate() {
+        for i in 0..PUBLISHES {
+            assert_eq!(
+                read_data(ws),
+                TMessage::text(format!("to all: {i}")),
+                "client {c}, frame {i}"
+            );
+        }
+    }
+}
