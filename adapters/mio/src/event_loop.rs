@@ -30,7 +30,7 @@ const EVENTS: usize = 1024;
 /// while many are waiting: a hub's burst to thousands of connections takes tens of
 /// milliseconds to write, and what is published meanwhile should join the writes of the
 /// connections not yet reached, as one write each, rather than wait for a sweep of its own.
-const SWEEP_SLICE: usize = 256;
+const SWEEP_SLICE: usize = 64;
 /// Reads one connection gets per turn (of the loop's 64 KiB buffer) before the others are
 /// served; a connection with more to read is read again next turn.
 const READ_BUDGET: usize = 16;

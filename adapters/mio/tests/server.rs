@@ -713,7 +713,7 @@ fn one_command_hands_a_hub_frame_to_many_connections_and_skips_unknown_ids() {
     }
 }
 
-/// More connections than one sweep slice (256) and publishes arriving while the loop writes
+/// More connections than several sweep slices (64) and publishes arriving while the loop writes
 /// a burst to all of them: the turns taken between slices read the publisher and queue its
 /// next frames behind the ones not yet written, and every connection still gets every frame
 /// once, in publish order.
