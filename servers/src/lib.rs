@@ -35,6 +35,7 @@ pub mod echo;
 pub mod http;
 pub mod hub;
 mod id_map;
+mod mailbox;
 pub mod open_files;
 mod outbox;
 pub mod relay;

@@ -4,16 +4,12 @@
 //! closes every connection through it.
 
 use std::fmt;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures_channel::mpsc;
-use futures_core::Stream;
 use sockwright::frame::{CloseCode, CloseFrame, SharedFrame};
-use sockwright::hub::{Delivery, HubConfig, SlowConsumerPolicy};
+use sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::Message;
 
 use crate::app::ConnId;
@@ -322,222 +318,11 @@ impl fmt::Debug for Outbox {
     }
 }
 
-/// What a [`Mailbox`] holds for its connection's writer.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Outgoing {
-    /// A message of any kind, to send as [`Conn::send`](crate::Conn::send) would.
-    Message(Message),
-    /// A hub's frame, to hand to the connection with the hub's slow-consumer policy.
-    Shared(SharedFrame, Arc<HubConfig>),
-    /// Write what was queued in the connection directly (std: hub frames are queued by the
-    /// publishing thread, written by the connection's writer thread).
-    Flush,
-}
-
-impl Outgoing {
-    /// What the item counts against the mailbox's limit.
-    fn cost(&self) -> usize {
-        match self {
-            Outgoing::Message(message) => message.as_bytes().len(),
-            Outgoing::Shared(frame, _) => frame.encoded_len(),
-            Outgoing::Flush => 0,
-        }
-    }
-}
-
-/// A connection's queue of messages from the outbox, for the runners that write them from
-/// a task or thread of their own (std, tokio, smol). Bounded in bytes: at most `limit`
-/// bytes of messages and frames wait (close frames are always taken).
-pub(crate) struct Mailbox {
-    tx: mpsc::UnboundedSender<Outgoing>,
-    queued: Arc<AtomicUsize>,
-    limit: usize,
-    /// A [`Outgoing::Flush`] is waiting: another would add nothing.
-    flush_pending: Arc<AtomicBool>,
-}
-
-/// The receiving end of a [`Mailbox`], owned by the connection's writer.
-pub(crate) struct MailboxRx {
-    rx: mpsc::UnboundedReceiver<Outgoing>,
-    queued: Arc<AtomicUsize>,
-    flush_pending: Arc<AtomicBool>,
-}
-
-impl Mailbox {
-    /// A mailbox holding at most `limit` bytes of messages.
-    pub(crate) fn new(limit: usize) -> (Mailbox, MailboxRx) {
-        let (tx, rx) = mpsc::unbounded();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let flush_pending = Arc::new(AtomicBool::new(false));
-        let mailbox = Mailbox {
-            tx,
-            queued: queued.clone(),
-            limit,
-            flush_pending: flush_pending.clone(),
-        };
-        let rx = MailboxRx {
-            rx,
-            queued,
-            flush_pending,
-        };
-        (mailbox, rx)
-    }
-
-    /// Asks the writer to write what was queued in the connection (once, however often it
-    /// is asked before it does).
-    pub(crate) fn wake_writer(&self) {
-        if !self.flush_pending.swap(true, Ordering::AcqRel) {
-            let _ = self.tx.unbounded_send(Outgoing::Flush);
-        }
-    }
-
-    /// Queues `item` if it fits under the limit (a close always does).
-    fn push(&self, item: Outgoing) -> Result<(), (Outgoing, Refusal)> {
-        let cost = item.cost();
-        let before = self.queued.fetch_add(cost, Ordering::AcqRel);
-        let always = matches!(item, Outgoing::Message(Message::Close(_)));
-        if !always && before.saturating_add(cost) > self.limit {
-            self.queued.fetch_sub(cost, Ordering::AcqRel);
-            return Err((item, Refusal::Full));
-        }
-        self.tx.unbounded_send(item).map_err(|e| {
-            self.queued.fetch_sub(cost, Ordering::AcqRel);
-            (e.into_inner(), Refusal::Gone)
-        })
-    }
-
-    /// The hub's slow-consumer policy for a connection whose writer is so far behind that
-    /// its mailbox is full: what the core does with a connection whose queue is full, with
-    /// the policy's own code and reason.
-    fn slow_consumer(&self, config: &HubConfig) -> Delivery {
-        match &config.slow_consumer {
-            SlowConsumerPolicy::DropMessage => Delivery::Dropped,
-            SlowConsumerPolicy::Close { code, reason } => {
-                let frame = CloseFrame {
-                    code: *code,
-                    reason: reason.to_string(),
-                };
-                match self.push(Outgoing::Message(Message::Close(Some(frame)))) {
-                    Ok(()) => Delivery::Closed,
-                    Err(_) => Delivery::Gone,
-                }
-            }
-        }
-    }
-}
-
-impl Peer for Mailbox {
-    fn deliver(&self, message: Message) -> Result<(), Undelivered> {
-        self.push(Outgoing::Message(message))
-            .map_err(|(item, reason)| Undelivered {
-                message: match item {
-                    Outgoing::Message(message) => message,
-                    // Unreachable: `push` gives back what it was given.
-                    _ => Message::Close(None),
-                },
-                reason,
-            })
-    }
-
-    fn deliver_shared(&self, frame: &SharedFrame, config: &Arc<HubConfig>) -> Delivery {
-        match self.push(Outgoing::Shared(frame.clone(), config.clone())) {
-            Ok(()) => Delivery::Queued,
-            Err((_, Refusal::Full)) => self.slow_consumer(config),
-            Err((_, Refusal::Gone)) => Delivery::Gone,
-        }
-    }
-}
-
-impl MailboxRx {
-    /// The next item, or `None` once the connection has left the outbox.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
-        let polled = Pin::new(&mut self.rx).poll_next(cx);
-        match &polled {
-            Poll::Ready(Some(Outgoing::Flush)) => {
-                self.flush_pending.store(false, Ordering::Release)
-            }
-            Poll::Ready(Some(item)) => {
-                self.queued.fetch_sub(item.cost(), Ordering::AcqRel);
-            }
-            _ => {}
-        }
-        polled
-    }
-
-    /// [`MailboxRx::poll_recv`], blocking the thread (for the std runner's writer thread).
-    pub(crate) fn recv_blocking(&mut self) -> Option<Outgoing> {
-        futures_lite::future::block_on(std::future::poll_fn(|cx| self.poll_recv(cx)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mailbox::{Mailbox, Outgoing};
     use std::time::Duration;
-
-    #[test]
-    fn mailbox_is_bounded_in_bytes_but_always_takes_a_close() {
-        let (mailbox, mut rx) = Mailbox::new(10);
-        assert!(mailbox.deliver(Message::Binary(vec![0; 6].into())).is_ok());
-        let refused = mailbox.deliver(Message::Text("12345".into())).unwrap_err();
-        assert_eq!(refused.reason, Refusal::Full);
-        assert_eq!(refused.message, Message::Text("12345".into()));
-        assert!(mailbox.deliver(Message::Close(None)).is_ok());
-        assert_eq!(
-            rx.recv_blocking(),
-            Some(Outgoing::Message(Message::Binary(vec![0; 6].into())))
-        );
-        assert!(mailbox.deliver(Message::Text("12345".into())).is_ok());
-        assert_eq!(
-            rx.recv_blocking(),
-            Some(Outgoing::Message(Message::Close(None)))
-        );
-        assert_eq!(
-            rx.recv_blocking(),
-            Some(Outgoing::Message(Message::Text("12345".into())))
-        );
-        drop(mailbox);
-        assert_eq!(rx.recv_blocking(), None);
-    }
-
-    #[test]
-    fn hub_frames_are_shared_bounded_and_get_the_policy_when_the_mailbox_is_full() {
-        let frame = SharedFrame::binary(&[7; 2000]);
-        let size = frame.encoded_len();
-        let (mailbox, mut rx) = Mailbox::new(size);
-        let close = Arc::new(HubConfig::default());
-        assert_eq!(mailbox.deliver_shared(&frame, &close), Delivery::Queued);
-        // Full: the default policy closes with 1013 and the policy's reason.
-        assert_eq!(mailbox.deliver_shared(&frame, &close), Delivery::Closed);
-        let mut dropping = HubConfig::default();
-        dropping.slow_consumer = SlowConsumerPolicy::DropMessage;
-        let dropping = Arc::new(dropping);
-        assert_eq!(mailbox.deliver_shared(&frame, &dropping), Delivery::Dropped);
-        match rx.recv_blocking() {
-            Some(Outgoing::Shared(got, _)) => {
-                assert_eq!(got.bytes().as_ptr(), frame.bytes().as_ptr(), "not copied");
-            }
-            other => panic!("{other:?}"),
-        }
-        match rx.recv_blocking() {
-            Some(Outgoing::Message(Message::Close(Some(frame)))) => {
-                assert_eq!(frame.code, CloseCode::TRY_AGAIN_LATER);
-                assert_eq!(frame.reason, "slow consumer: outbound queue full");
-            }
-            other => panic!("{other:?}"),
-        }
-        // Taken out, the frame's bytes no longer count.
-        assert_eq!(mailbox.deliver_shared(&frame, &dropping), Delivery::Queued);
-        // Wakes for the writer are not repeated while one waits.
-        mailbox.wake_writer();
-        mailbox.wake_writer();
-        assert!(matches!(rx.recv_blocking(), Some(Outgoing::Shared(..))));
-        assert_eq!(rx.recv_blocking(), Some(Outgoing::Flush));
-        mailbox.wake_writer();
-        assert_eq!(rx.recv_blocking(), Some(Outgoing::Flush));
-        drop(mailbox);
-        assert_eq!(rx.recv_blocking(), None);
-    }
 
     #[test]
     fn outbox_sends_by_id_refuses_unknown_ids_and_closes_late_comers() {

@@ -23,7 +23,7 @@ use tracing::debug;
 
 use super::shared::Shared;
 use crate::app::{kind, Conn, End, Reply};
-use crate::outbox::{Mailbox, MailboxRx, Outgoing};
+use crate::mailbox::{Mailbox, MailboxRx, Outgoing};
 
 /// Serves the connection an accept gave, once upgraded; a connection that was not (refused,
 /// answered with a page, or lost in the handshake) is only reported.

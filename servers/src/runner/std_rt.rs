@@ -24,7 +24,8 @@ use tracing::{debug, warn};
 use super::shared::Shared;
 use super::{is_transient, Running, ACCEPT_BACKOFF};
 use crate::app::{Conn, End, Reply};
-use crate::outbox::{Mailbox, Outgoing, Peer, Undelivered};
+use crate::mailbox::{Mailbox, Outgoing};
+use crate::outbox::{Peer, Undelivered};
 
 /// How long stopping waits to connect to its own listener to wake the accept thread.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
