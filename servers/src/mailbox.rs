@@ -323,12 +323,12 @@ mod tests {
         let (mailbox, mut rx) = Mailbox::new(1 << 20);
         assert!(rx.poll_recv(&mut cx).is_pending());
         for i in 0..3 {
-            assert!(mailbox.deliver(Message::Text(i.to_string().into())).is_ok());
+            assert!(mailbox.deliver(Message::Text(i.to_string())).is_ok());
         }
         // One wake-up for the three: the writer takes them all in one look.
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         for i in 0..3 {
-            let expected = Outgoing::Message(Message::Text(i.to_string().into()));
+            let expected = Outgoing::Message(Message::Text(i.to_string()));
             assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(expected)));
         }
         assert!(rx.poll_recv(&mut cx).is_pending());
