@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod broadcast;
 pub mod cli;
 pub mod echo;
 pub mod http;

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::mem;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -53,14 +53,29 @@ pub(crate) struct Mailbox {
 /// The receiving end of a [`Mailbox`], owned by the connection's writer.
 pub(crate) struct MailboxRx {
     shared: Arc<Shared>,
-    /// What the last look took out of the shared queue, in order: the lock is taken once
-    /// per batch, not once per item. Its room is swapped back and forth with the shared
-    /// queue's, so a busy mailbox does not allocate.
-    taken: VecDeque<Outgoing>,
+    /// What the last look took out of the shared queue, in order, with their stamps: the
+    /// lock is taken once per batch, not once per item. Its room is swapped back and forth
+    /// with the shared queue's, so a busy mailbox does not allocate.
+    taken: VecDeque<(u64, Outgoing)>,
+}
+
+/// What [`MailboxRx::refill`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refill {
+    /// Items were taken out of the shared queue.
+    Taken,
+    /// Nothing waits; the writer is woken by the next push.
+    Empty,
+    /// Nothing waits and nothing more will come: the [`Mailbox`] is gone.
+    Ended,
 }
 
 struct Shared {
     state: Mutex<State>,
+    /// Stamps each item as it is queued, from a counter that may be shared with other
+    /// queues (a [`Broadcast`](crate::broadcast::Broadcast)'s), so that a writer taking from
+    /// several can put them back in the order they were given.
+    stamps: Arc<AtomicU64>,
     /// Bytes of the items pushed and not yet returned by [`MailboxRx::poll_recv`].
     queued: AtomicUsize,
     /// A [`Outgoing::Flush`] is waiting: another would add nothing.
@@ -69,7 +84,7 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    items: VecDeque<Outgoing>,
+    items: VecDeque<(u64, Outgoing)>,
     /// The writer, asleep in [`MailboxRx::poll_recv`] on an empty queue.
     waker: Option<Waker>,
     /// The [`Mailbox`] was dropped: nothing more will come.
@@ -88,8 +103,15 @@ impl Shared {
 impl Mailbox {
     /// A mailbox holding at most `limit` bytes of messages.
     pub(crate) fn new(limit: usize) -> (Mailbox, MailboxRx) {
+        Mailbox::stamped_by(limit, Arc::default())
+    }
+
+    /// A mailbox holding at most `limit` bytes of messages, whose items take their stamps
+    /// from `stamps`.
+    pub(crate) fn stamped_by(limit: usize, stamps: Arc<AtomicU64>) -> (Mailbox, MailboxRx) {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
+            stamps,
             queued: AtomicUsize::new(0),
             flush_pending: AtomicBool::new(false),
         });
@@ -126,7 +148,9 @@ impl Mailbox {
                 queued.fetch_sub(cost, Ordering::AcqRel);
                 return Err((item, Refusal::Gone));
             }
-            state.items.push_back(item);
+            // Stamped under the lock, so that the queue is in stamp order.
+            let stamp = self.shared.stamps.fetch_add(1, Ordering::AcqRel);
+            state.items.push_back((stamp, item));
             state.waker.take()
         };
         // Woken outside the lock: the writer's first act is to take it.
@@ -196,29 +220,52 @@ impl MailboxRx {
     /// has been taken.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
         if self.taken.is_empty() {
-            let mut state = self.shared.state();
-            if state.items.is_empty() {
-                if state.sender_gone {
-                    return Poll::Ready(None);
-                }
-                match &state.waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => state.waker = Some(cx.waker().clone()),
-                }
-                return Poll::Pending;
+            match self.refill(cx) {
+                Refill::Taken => {}
+                Refill::Empty => return Poll::Pending,
+                Refill::Ended => return Poll::Ready(None),
             }
-            mem::swap(&mut self.taken, &mut state.items);
         }
-        let Some(item) = self.taken.pop_front() else {
-            return Poll::Pending; // unreachable: `taken` was refilled above
-        };
+        Poll::Ready(self.pop())
+    }
+
+    /// Takes what waits in the shared queue, in one look, behind what was taken before;
+    /// with nothing there, leaves `cx`'s waker for the next push.
+    pub(crate) fn refill(&mut self, cx: &mut Context<'_>) -> Refill {
+        let mut state = self.shared.state();
+        if state.items.is_empty() {
+            if state.sender_gone {
+                return Refill::Ended;
+            }
+            match &state.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => state.waker = Some(cx.waker().clone()),
+            }
+            return Refill::Empty;
+        }
+        if self.taken.is_empty() {
+            mem::swap(&mut self.taken, &mut state.items);
+        } else {
+            self.taken.append(&mut state.items);
+        }
+        Refill::Taken
+    }
+
+    /// The stamp of the next item taken, if any was.
+    pub(crate) fn next_stamp(&self) -> Option<u64> {
+        self.taken.front().map(|(stamp, _)| *stamp)
+    }
+
+    /// The next item taken, if any was; it no longer counts against the limit.
+    pub(crate) fn pop(&mut self) -> Option<Outgoing> {
+        let (_, item) = self.taken.pop_front()?;
         match &item {
             Outgoing::Flush => self.shared.flush_pending.store(false, Ordering::Release),
             item => {
                 self.shared.queued.fetch_sub(item.cost(), Ordering::AcqRel);
             }
         }
-        Poll::Ready(Some(item))
+        Some(item)
     }
 
     /// [`MailboxRx::poll_recv`], blocking the thread (for the std runner's writer thread).

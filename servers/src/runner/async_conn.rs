@@ -23,7 +23,8 @@ use tracing::debug;
 
 use super::shared::Shared;
 use crate::app::{kind, Conn, End, Reply};
-use crate::mailbox::{Mailbox, MailboxRx, Outgoing};
+use crate::broadcast::Inbox;
+use crate::mailbox::Outgoing;
 
 /// Serves the connection an accept gave, once upgraded; a connection that was not (refused,
 /// answered with a page, or lost in the handshake) is only reported.
@@ -45,15 +46,15 @@ async fn serve<T: AsyncTransport, R: Runtime>(
     mut ws: WebSocketStream<T, R>,
 ) {
     let handshake = ws.handshake().clone();
-    let (mailbox, mut rx) = Mailbox::new(shared.mailbox_limit);
-    let id = shared.opened(peer, &handshake, Arc::new(mailbox));
+    let (outbox_peer, mut inbox) = shared.cast.join(shared.mailbox_limit);
+    let id = shared.opened(peer, &handshake, outbox_peer);
     let mut pending = Pending::default();
     {
         let mut conn = Conn::new(id, peer, &mut pending, &shared.outbox);
         shared.app.on_open(&mut conn, &handshake);
     }
     let end = loop {
-        match poll_fn(|cx| poll_next(cx, &mut ws, &mut pending, &mut rx)).await {
+        match poll_fn(|cx| poll_next(cx, &mut ws, &mut pending, &mut inbox)).await {
             Some(Ok(Message::Close(frame))) => break End::Closed(frame),
             Some(Ok(message)) if message.is_data() => {
                 let mut conn = Conn::new(id, peer, &mut pending, &shared.outbox);
@@ -70,7 +71,7 @@ async fn serve<T: AsyncTransport, R: Runtime>(
             }
         }
     };
-    drop(rx);
+    drop(inbox);
     shared.closed(id, end);
     // Finish the close: write what the session still owes (its close frame, bounded by the
     // close timeout) and end the transport.
@@ -83,12 +84,12 @@ fn poll_next<T: AsyncTransport, R: Runtime>(
     cx: &mut Context<'_>,
     ws: &mut WebSocketStream<T, R>,
     pending: &mut Pending,
-    rx: &mut MailboxRx,
+    inbox: &mut Inbox,
 ) -> Poll<Option<Result<Message, Error>>> {
     loop {
         pending.queue(ws);
         while pending.is_empty() {
-            match rx.poll_recv(cx) {
+            match inbox.poll_recv(cx) {
                 Poll::Ready(Some(Outgoing::Message(message))) => {
                     pending.0.push_back(message);
                     pending.queue(ws);

@@ -12,6 +12,7 @@ use sockwright_driver::{Error, Handshake, Route, ServerOptions};
 use tracing::{debug, info};
 
 use crate::app::{App, ConnId, End};
+use crate::broadcast::Broadcast;
 use crate::outbox::{Outbox, Peer};
 
 /// The app, the outbox and the shutdown flag, shared by a runner's threads and tasks.
@@ -21,6 +22,9 @@ pub(crate) struct Shared {
     /// The most bytes of outbox messages that wait for one connection (its
     /// `max_outbound_bytes`).
     pub(crate) mailbox_limit: usize,
+    /// The hub frames of the task runtimes' connections (tokio, smol): one hand-over per
+    /// publish, not one per recipient. The std and mio runners have their own ways.
+    pub(crate) cast: Arc<Broadcast>,
     shutting_down: AtomicBool,
 }
 
@@ -30,6 +34,7 @@ impl Shared {
             app,
             outbox: Arc::default(),
             mailbox_limit: options.connection.max_outbound_bytes,
+            cast: Arc::new(Broadcast::new(options.connection.max_outbound_bytes)),
             shutting_down: AtomicBool::new(false),
         }
     }
