@@ -334,8 +334,8 @@ impl Peer for CastPeer {
         self.mailbox.deliver_shared(frame, config)
     }
 
-    fn fanout(&self) -> Option<(&dyn Fanout, u64)> {
-        Some((&*self.cast, self.id))
+    fn fanout(&self) -> Option<(Arc<dyn Fanout>, u64)> {
+        Some((self.cast.clone(), self.id))
     }
 }
 

@@ -55,9 +55,10 @@ pub(crate) trait Peer: Send + Sync {
     fn deliver_shared(&self, frame: &SharedFrame, config: &Arc<HubConfig>) -> Delivery;
 
     /// For a connection whose runner takes a hub frame for many connections in one
-    /// hand-over (a mio loop): that group, and the connection's number in it. `None`: hub
-    /// frames go to this connection one by one, through [`Peer::deliver_shared`].
-    fn fanout(&self) -> Option<(&dyn Fanout, u64)> {
+    /// hand-over (a mio loop, a task runtime's broadcast): that group, and the connection's
+    /// number in it. `None`: hub frames go to this connection one by one, through
+    /// [`Peer::deliver_shared`]. Asked once, when the connection is registered.
+    fn fanout(&self) -> Option<(Arc<dyn Fanout>, u64)> {
         None
     }
 }
@@ -76,9 +77,16 @@ pub(crate) trait Fanout: Send + Sync {
     ) -> bool;
 }
 
+/// A registered connection: its peer, and its group and number for hub frames, kept beside
+/// it so that a publish reads them without reaching into each recipient's peer.
+struct Registered {
+    peer: Arc<dyn Peer>,
+    fanout: Option<(Arc<dyn Fanout>, u64)>,
+}
+
 #[derive(Default)]
 struct Registry {
-    peers: IdMap<ConnId, Arc<dyn Peer>>,
+    peers: IdMap<ConnId, Registered>,
     /// Connections registered and not yet [released](Outbox::release): they leave the
     /// map first, and count until their runner has finished with them.
     active: usize,
@@ -102,7 +110,11 @@ impl Outbox {
     /// [`crate::App::on_undelivered`]).
     pub fn send(&self, id: ConnId, message: impl Into<Message>) -> Result<(), Undelivered> {
         let message = message.into();
-        let peer = self.registry().peers.get(&id).cloned();
+        let peer = self
+            .registry()
+            .peers
+            .get(&id)
+            .map(|known| known.peer.clone());
         match peer {
             Some(peer) => peer.deliver(message),
             None => Err(Undelivered {
@@ -120,7 +132,11 @@ impl Outbox {
         frame: &SharedFrame,
         config: &Arc<HubConfig>,
     ) -> Delivery {
-        let peer = self.registry().peers.get(&id).cloned();
+        let peer = self
+            .registry()
+            .peers
+            .get(&id)
+            .map(|known| known.peer.clone());
         match peer {
             Some(peer) => peer.deliver_shared(frame, config),
             None => Delivery::Gone,
@@ -154,42 +170,33 @@ impl Outbox {
             let registry = self.registry();
             for id in ids {
                 let index = deliveries.len();
-                let Some(peer) = registry.peers.get(&id) else {
+                let Some(known) = registry.peers.get(&id) else {
                     deliveries.push((id, Delivery::Gone));
                     continue;
                 };
                 deliveries.push((id, Delivery::Queued));
-                let Some((group, member)) = peer.fanout() else {
-                    singles.push((index, peer.clone()));
+                let Some((group, member)) = &known.fanout else {
+                    singles.push((index, known.peer.clone()));
                     continue;
                 };
-                // A server has a group per loop, so a few at most: a scan beats a map.
-                let known = groups.iter_mut().find(|known| {
-                    known
-                        .first
-                        .fanout()
-                        .is_some_and(|(other, _)| std::ptr::addr_eq(other, group))
-                });
-                match known {
+                // A server has a group per loop or runtime, so a few at most: a scan beats
+                // a map.
+                let same = |known: &&mut GroupDelivery| Arc::ptr_eq(&known.group, group);
+                match groups.iter_mut().find(same) {
                     Some(known) => {
-                        known.members.push(member);
+                        known.members.push(*member);
                         known.places.push(index);
                     }
                     None => groups.push(GroupDelivery {
-                        first: peer.clone(),
-                        members: vec![member],
+                        group: group.clone(),
+                        members: vec![*member],
                         places: vec![index],
                     }),
                 }
             }
         }
         for group in groups {
-            let members = group.members;
-            let taken = group
-                .first
-                .fanout()
-                .is_some_and(|(fanout, _)| fanout.deliver_shared_to(members, frame, config));
-            if !taken {
+            if !group.group.deliver_shared_to(group.members, frame, config) {
                 for index in group.places {
                     deliveries[index].1 = Delivery::Gone;
                 }
@@ -235,7 +242,12 @@ impl Outbox {
     pub(crate) fn register(&self, id: ConnId, peer: Arc<dyn Peer>) {
         let closing = {
             let mut registry = self.registry();
-            registry.peers.insert(id, peer.clone());
+            let fanout = peer.fanout();
+            let known = Registered {
+                peer: peer.clone(),
+                fanout,
+            };
+            registry.peers.insert(id, known);
             registry.active += 1;
             registry.closing.clone()
         };
@@ -267,7 +279,11 @@ impl Outbox {
         let peers: Vec<Arc<dyn Peer>> = {
             let mut registry = self.registry();
             registry.closing = Some(frame.clone());
-            registry.peers.values().cloned().collect()
+            registry
+                .peers
+                .values()
+                .map(|known| known.peer.clone())
+                .collect()
         };
         for peer in &peers {
             let _ = peer.deliver(Message::Close(Some(frame.clone())));
@@ -301,9 +317,8 @@ impl Outbox {
 
 /// One [`Fanout`] group's share of a publish.
 struct GroupDelivery {
-    /// The first recipient found in the group, to reach the group once the registry's lock
-    /// is released.
-    first: Arc<dyn Peer>,
+    /// The group, to reach once the registry's lock is released.
+    group: Arc<dyn Fanout>,
     /// The recipients' numbers in the group.
     members: Vec<u64>,
     /// Their places in the publish's result.

@@ -263,8 +263,8 @@ impl Peer for LoopPeer {
         }
     }
 
-    fn fanout(&self) -> Option<(&dyn Fanout, u64)> {
-        Some((&*self.fanout, self.lid.to_bits()))
+    fn fanout(&self) -> Option<(Arc<dyn Fanout>, u64)> {
+        Some((self.fanout.clone(), self.lid.to_bits()))
     }
 }
 
