@@ -1,11 +1,13 @@
 //! [`Mailbox`]: how the outbox reaches a connection that is written by a task or thread of
-//! its own (std, tokio, smol).
+//! its own (std, tokio, smol). On tokio and smol a hub's frames for many connections go
+//! through the runtime's [`Broadcast`](crate::broadcast::Broadcast) instead; each item here
+//! is stamped from the same count, so that the writer can take both in the order given.
 //!
-//! A queue under a mutex, not a channel: a hub's publish pushes one item into thousands of
-//! mailboxes, and the writer takes everything that waits in one look. A push costs a lock,
-//! an append into reused room and, only when the writer is asleep, one wake-up; a linked
-//! channel (futures' `mpsc`, as before) allocated a node per item and woke the writer per
-//! item, which made up a fifth of a tokio hub's CPU.
+//! A queue under a mutex, not a channel: on std a hub's publish pushes one item into
+//! thousands of mailboxes, and the writer takes everything that waits in one look. A push
+//! costs a lock, an append into reused room and, only when the writer is asleep, one
+//! wake-up; a linked channel (futures' `mpsc`, as before) allocated a node per item and woke
+//! the writer per item, which made up a fifth of a tokio hub's CPU.
 
 use std::collections::VecDeque;
 use std::mem;

@@ -153,9 +153,9 @@ impl Outbox {
     /// Returns each id's [`Delivery`] as far as it is known here: [`Delivery::Gone`] for an
     /// id with no open connection; [`Delivery::Queued`] when the connection's runner took
     /// the frame (on std the core's verdict itself; on mio, tokio and smol the frame is
-    /// handed over and the verdict is the connection's own, a moment later); `Dropped` or
-    /// `Closed` when the policy was applied at once, which on tokio and smol happens only if
-    /// the connection's task has fallen so far behind that its mailbox is full.
+    /// handed over and the verdict is the connection's own: a moment later, or at once on
+    /// tokio and smol when the connection already owes its runtime's log its whole bound,
+    /// which applies the policy without reporting it here).
     pub fn publish(
         &self,
         ids: impl IntoIterator<Item = ConnId>,

@@ -1,12 +1,12 @@
 //! One connection on an async runtime (tokio or smol): the same task for both, over the
 //! unsplit [`WebSocketStream`]. The task reads the socket, hands messages to the app, queues
-//! its replies and the outbox's messages, and writes them; the stream runs the timers
-//! whenever it is polled. One task poll per echoed message, and every frame that arrived in
-//! the mailbox meanwhile goes out in one write.
+//! its replies and what its [`Inbox`] holds (the outbox's messages, the hub's frames), and
+//! writes them; the stream runs the timers whenever it is polled. One task poll per echoed
+//! message, and every frame that arrived in the inbox meanwhile goes out in one write.
 //!
 //! Backpressure: a message that does not fit in the connection's outbound queue waits in
-//! [`Pending`], and while anything waits there the socket is not read and the mailbox is not
-//! taken from (its publishers then meet its bound), but the stream is still polled with
+//! [`Pending`], and while anything waits there the socket is not read and the inbox is not
+//! taken from (its senders then meet its bounds), but the stream is still polled with
 //! reading gated off, so writes go on and the keepalive and close timers keep running.
 
 use std::collections::VecDeque;
@@ -78,7 +78,7 @@ async fn serve<T: AsyncTransport, R: Runtime>(
     while ws.recv().await.is_some() {}
 }
 
-/// Queues what waits and what the mailbox holds, then polls the stream: its next message,
+/// Queues what waits and what the inbox holds, then polls the stream: its next message,
 /// reading only while nothing waits for room.
 fn poll_next<T: AsyncTransport, R: Runtime>(
     cx: &mut Context<'_>,
