@@ -40,6 +40,10 @@ pub(crate) struct Broadcast {
     log: Mutex<Log>,
     /// Stamps the log's frames and its members' mailbox items from one count.
     stamps: Arc<AtomicU64>,
+    /// Bumped (under the lock) by every publish: a writer that saw the same value at its
+    /// last look, and left its waker then, has nothing new and need not take the lock, which
+    /// every connection of the runtime shares (an echo server's tasks look once per message).
+    changes: AtomicU64,
     /// The most bytes a member may owe.
     limit: usize,
 }
@@ -87,6 +91,7 @@ impl Broadcast {
         Broadcast {
             log: Mutex::default(),
             stamps: Arc::default(),
+            changes: AtomicU64::new(0),
             limit,
         }
     }
@@ -118,6 +123,8 @@ impl Broadcast {
         let member = Member {
             cast: self.clone(),
             index,
+            seen: 0,
+            registered: None,
         };
         let peer = CastPeer {
             mailbox,
@@ -178,6 +185,7 @@ impl Fanout for Broadcast {
                 log.evict_front(&self.stamps, &mut wake);
             }
             log.pop_finished();
+            self.changes.fetch_add(1, Ordering::AcqRel);
         }
         // Woken outside the lock: a writer's first act is to take it.
         for waker in wake {
@@ -257,14 +265,26 @@ impl Entry {
 pub(crate) struct Member {
     cast: Arc<Broadcast>,
     index: usize,
+    /// [`Broadcast::changes`] at its last look.
+    seen: u64,
+    /// The waker it left in its slot at its last look, if it found nothing then.
+    registered: Option<Waker>,
 }
 
 impl Member {
     /// Moves the frames marked for this member into `out` (with their stamps, in order),
     /// then the policy's close if it was closed; with nothing to take, leaves `cx`'s waker
     /// for the next frame. Whether anything was taken.
-    fn take(&self, cx: &mut Context<'_>, out: &mut VecDeque<(u64, Outgoing)>) -> bool {
+    fn take(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<(u64, Outgoing)>) -> bool {
+        // Nothing published since a look that left this waker: it is still in the slot (a
+        // publish takes it and bumps the count under the lock, then wakes it).
+        let unchanged = self.cast.changes.load(Ordering::Acquire) == self.seen;
+        let same_waker = |waker: &Waker| waker.will_wake(cx.waker());
+        if unchanged && self.registered.as_ref().is_some_and(same_waker) {
+            return false;
+        }
         let mut log = self.cast.log();
+        self.seen = self.cast.changes.load(Ordering::Acquire);
         let Log { entries, slots, .. } = &mut *log;
         let Some(slot) = slots.get_mut(self.index) else {
             return false; // unreachable: a member's slot outlives it
@@ -286,10 +306,14 @@ impl Member {
             out.push_back((stamp, Outgoing::Message(Message::Close(Some(frame)))));
             taken = true;
         }
-        if !taken {
-            match &slot.waker {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => slot.waker = Some(cx.waker().clone()),
+        if taken {
+            self.registered = None;
+        } else {
+            if !slot.waker.as_ref().is_some_and(same_waker) {
+                slot.waker = Some(cx.waker().clone());
+            }
+            if !self.registered.as_ref().is_some_and(same_waker) {
+                self.registered = slot.waker.clone();
             }
         }
         log.pop_finished();
@@ -600,6 +624,35 @@ mod tests {
         assert_eq!(shared_bytes(&got[0]), second.bytes());
         assert!(cast.log().entries.is_empty());
         assert!(cast.log().slots.iter().all(|slot| slot.owed == 0));
+    }
+
+    #[test]
+    fn a_writer_that_looks_again_with_nothing_new_is_still_woken_by_the_next_frame() {
+        let cast = Arc::new(Broadcast::new(1 << 20));
+        let config = Arc::new(HubConfig::default());
+        let (mut a, b) = (Writer::join(&cast), Writer::join(&cast));
+        for round in 1..=3 {
+            // Looks that find nothing new (the second and third skip the log's lock).
+            for _ in 0..3 {
+                assert!(a.poll().is_pending());
+            }
+            // A publish to someone else changes the log but not what a may take.
+            publish(&cast, &[&b], &SharedFrame::text("other"), &config);
+            assert!(a.poll().is_pending());
+            assert_eq!(a.woken(), round - 1);
+            publish(&cast, &[&a], &SharedFrame::text("mine"), &config);
+            assert_eq!(a.woken(), round, "woken in round {round}");
+            assert_eq!(a.drain().len(), 1);
+        }
+        // Another task (another waker) looking is registered, not skipped.
+        let other = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(other.clone());
+        assert!(a
+            .inbox
+            .poll_recv(&mut Context::from_waker(&waker))
+            .is_pending());
+        publish(&cast, &[&a], &SharedFrame::text("mine"), &config);
+        assert_eq!(other.0.load(Ordering::SeqCst), 1);
     }
 
     #[test]
