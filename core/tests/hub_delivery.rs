@@ -131,6 +131,24 @@ fn the_slow_consumer_sees_the_close_code_and_reason() {
 }
 
 #[test]
+fn a_policy_applied_before_the_connection_closes_with_what_deliver_sends() {
+    let policy = SlowConsumerPolicy::default();
+    let frame = policy.close_frame().expect("the default policy closes");
+    assert_eq!(frame.code, CloseCode::TRY_AGAIN_LATER);
+    assert_eq!(frame.reason, "slow consumer: outbound queue full");
+    let custom = SlowConsumerPolicy::Close {
+        code: CloseCode::POLICY_VIOLATION,
+        reason: "too slow".into(),
+    };
+    let frame = custom.close_frame().expect("a close policy closes");
+    assert_eq!(
+        (frame.code, frame.reason.as_str()),
+        (CloseCode::POLICY_VIOLATION, "too slow")
+    );
+    assert_eq!(SlowConsumerPolicy::DropMessage.close_frame(), None);
+}
+
+#[test]
 fn a_slow_consumer_that_never_reads_ends_at_the_close_timeout() {
     let mut config = HubConfig::default();
     config.max_queued_bytes = 4096;

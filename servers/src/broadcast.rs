@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use sockwright::frame::{CloseFrame, SharedFrame};
-use sockwright::hub::{Delivery, HubConfig, SlowConsumerPolicy};
+use sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::Message;
 
 use crate::mailbox::{Mailbox, MailboxRx, Outgoing, Refill};
@@ -198,12 +198,8 @@ impl Fanout for Broadcast {
 /// Applies `config`'s slow-consumer policy to a member that cannot take a frame: it is
 /// skipped (drop), or closed after what it already owes (close).
 fn slow_consumer(slot: &mut Slot, config: &HubConfig, stamps: &AtomicU64, wake: &mut Vec<Waker>) {
-    let SlowConsumerPolicy::Close { code, reason } = &config.slow_consumer else {
+    let Some(frame) = config.slow_consumer.close_frame() else {
         return;
-    };
-    let frame = CloseFrame {
-        code: *code,
-        reason: reason.to_string(),
     };
     slot.closed = true;
     slot.close = Some(Box::new((stamps.fetch_add(1, Ordering::AcqRel), frame)));
@@ -519,6 +515,7 @@ impl Recipients {
 mod tests {
     use super::*;
     use sockwright::frame::CloseCode;
+    use sockwright::hub::SlowConsumerPolicy;
     use std::sync::atomic::AtomicUsize;
     use std::task::Wake;
 

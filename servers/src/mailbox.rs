@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use sockwright::frame::{CloseFrame, SharedFrame};
-use sockwright::hub::{Delivery, HubConfig, SlowConsumerPolicy};
+use sockwright::frame::SharedFrame;
+use sockwright::hub::{Delivery, HubConfig};
 use sockwright_driver::Message;
 
 use crate::outbox::{Peer, Refusal, Undelivered};
@@ -166,18 +166,12 @@ impl Mailbox {
     /// its mailbox is full: what the core does with a connection whose queue is full, with
     /// the policy's own code and reason.
     fn slow_consumer(&self, config: &HubConfig) -> Delivery {
-        match &config.slow_consumer {
-            SlowConsumerPolicy::DropMessage => Delivery::Dropped,
-            SlowConsumerPolicy::Close { code, reason } => {
-                let frame = CloseFrame {
-                    code: *code,
-                    reason: reason.to_string(),
-                };
-                match self.push(Outgoing::Message(Message::Close(Some(frame)))) {
-                    Ok(()) => Delivery::Closed,
-                    Err(_) => Delivery::Gone,
-                }
-            }
+        let Some(frame) = config.slow_consumer.close_frame() else {
+            return Delivery::Dropped;
+        };
+        match self.push(Outgoing::Message(Message::Close(Some(frame)))) {
+            Ok(()) => Delivery::Closed,
+            Err(_) => Delivery::Gone,
         }
     }
 }
@@ -289,6 +283,7 @@ impl Drop for MailboxRx {
 mod tests {
     use super::*;
     use sockwright::frame::CloseCode;
+    use sockwright::hub::SlowConsumerPolicy;
 
     #[test]
     fn mailbox_is_bounded_in_bytes_but_always_takes_a_close() {

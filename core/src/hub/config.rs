@@ -1,9 +1,10 @@
 //! The hub's limits and policies, each with its default and the reason for it.
 
 use alloc::borrow::Cow;
+use alloc::string::ToString;
 
 use super::error::{check_id, ConfigError, Field};
-use crate::frame::CloseCode;
+use crate::frame::{CloseCode, CloseFrame};
 
 /// What the hub does with a message for a connection whose outbound queue has no room for it.
 /// Either way the other recipients are not slowed down and no memory is added.
@@ -22,6 +23,21 @@ pub enum SlowConsumerPolicy {
     /// open and gets later messages when its queue has room. For feeds where the latest value
     /// matters more than every value.
     DropMessage,
+}
+
+impl SlowConsumerPolicy {
+    /// The close frame this policy sends, or `None` if it drops the message: for a server
+    /// that applies the policy before a frame reaches the connection (a queue in front of it
+    /// is full), with the same code and reason as [`deliver`](super::deliver()) would use.
+    pub fn close_frame(&self) -> Option<CloseFrame> {
+        match self {
+            SlowConsumerPolicy::Close { code, reason } => Some(CloseFrame {
+                code: *code,
+                reason: reason.to_string(),
+            }),
+            SlowConsumerPolicy::DropMessage => None,
+        }
+    }
 }
 
 impl Default for SlowConsumerPolicy {
