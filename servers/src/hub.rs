@@ -188,7 +188,7 @@ impl App for HubServer {
         };
         match fan_out {
             Ok((frame, ids)) => {
-                conn.outbox().publish(ids, &frame, &self.inner.config);
+                conn.outbox().fan_out(ids, &frame, &self.inner.config);
             }
             Err(e) => {
                 let _ = conn.close(e.close_code(), &e.to_string());

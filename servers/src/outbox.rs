@@ -163,49 +163,84 @@ impl Outbox {
         config: &Arc<HubConfig>,
     ) -> Vec<(ConnId, Delivery)> {
         let mut deliveries = Vec::new();
+        self.hand_over(ids, frame, config, Some(&mut deliveries));
+        deliveries
+    }
+
+    /// [`Outbox::publish`] without the verdicts, for a caller that does not read them (a
+    /// hub relaying a member's message): it spares a publish to many connections a result
+    /// as long as its recipients.
+    pub fn fan_out(
+        &self,
+        ids: impl IntoIterator<Item = ConnId>,
+        frame: &SharedFrame,
+        config: &Arc<HubConfig>,
+    ) {
+        self.hand_over(ids, frame, config, None);
+    }
+
+    /// Hands `frame` to `ids`: once per [`Fanout`] group, once per other peer. With
+    /// `report`, each id's verdict in order.
+    fn hand_over(
+        &self,
+        ids: impl IntoIterator<Item = ConnId>,
+        frame: &SharedFrame,
+        config: &Arc<HubConfig>,
+        mut report: Option<&mut Vec<(ConnId, Delivery)>>,
+    ) {
         let mut groups: Vec<GroupDelivery> = Vec::new();
         let mut singles: Vec<(usize, Arc<dyn Peer>)> = Vec::new();
         // One lock for the lookups; the deliveries run outside it.
         {
             let registry = self.registry();
-            for id in ids {
-                let index = deliveries.len();
-                let Some(known) = registry.peers.get(&id) else {
-                    deliveries.push((id, Delivery::Gone));
+            for (index, id) in ids.into_iter().enumerate() {
+                let known = registry.peers.get(&id);
+                if let Some(report) = report.as_deref_mut() {
+                    let delivery = match known {
+                        Some(_) => Delivery::Queued,
+                        None => Delivery::Gone,
+                    };
+                    report.push((id, delivery));
+                }
+                let Some(known) = known else {
                     continue;
                 };
-                deliveries.push((id, Delivery::Queued));
                 let Some((group, member)) = &known.fanout else {
                     singles.push((index, known.peer.clone()));
                     continue;
                 };
                 // A server has a group per loop or runtime, so a few at most: a scan beats
                 // a map.
-                let same = |known: &&mut GroupDelivery| Arc::ptr_eq(&known.group, group);
-                match groups.iter_mut().find(same) {
-                    Some(known) => {
-                        known.members.push(*member);
-                        known.places.push(index);
-                    }
-                    None => groups.push(GroupDelivery {
+                let same = |known: &GroupDelivery| Arc::ptr_eq(&known.group, group);
+                let place = groups.iter().position(same).unwrap_or_else(|| {
+                    groups.push(GroupDelivery {
                         group: group.clone(),
-                        members: vec![*member],
-                        places: vec![index],
-                    }),
+                        members: Vec::new(),
+                        places: Vec::new(),
+                    });
+                    groups.len() - 1
+                });
+                let delivery = &mut groups[place];
+                delivery.members.push(*member);
+                if report.is_some() {
+                    delivery.places.push(index);
                 }
             }
         }
         for group in groups {
-            if !group.group.deliver_shared_to(group.members, frame, config) {
+            let taken = group.group.deliver_shared_to(group.members, frame, config);
+            if let (false, Some(report)) = (taken, report.as_deref_mut()) {
                 for index in group.places {
-                    deliveries[index].1 = Delivery::Gone;
+                    report[index].1 = Delivery::Gone;
                 }
             }
         }
         for (index, peer) in singles {
-            deliveries[index].1 = peer.deliver_shared(frame, config);
+            let delivery = peer.deliver_shared(frame, config);
+            if let Some(report) = report.as_deref_mut() {
+                report[index].1 = delivery;
+            }
         }
-        deliveries
     }
 
     /// Starts the close handshake of connection `id` with `code` and `reason`; `false` if
@@ -321,7 +356,7 @@ struct GroupDelivery {
     group: Arc<dyn Fanout>,
     /// The recipients' numbers in the group.
     members: Vec<u64>,
-    /// Their places in the publish's result.
+    /// Their places in the publish's result, when it has one.
     places: Vec<usize>,
 }
 
