@@ -242,6 +242,24 @@ impl Log {
 }
 
 impl Entry {
+    /// Takes `index`'s mark off and hands the frame to `deliver` by reference: its encoded
+    /// length, if it was marked for `index`.
+    fn give(&mut self, index: usize, deliver: &mut DeliverFrame<'_>) -> Option<usize> {
+        if !self.waiting.remove(index) {
+            return None;
+        }
+        self.remaining -= 1;
+        let len = self.frame.as_ref().map(|(frame, config)| {
+            deliver(frame, config);
+            frame.encoded_len()
+        });
+        if self.remaining == 0 {
+            self.waiting = Recipients::None;
+            self.frame = None;
+        }
+        len
+    }
+
     /// Takes `index`'s mark off: the frame, if it was marked for `index`. The last
     /// recipient takes the frame itself, not a clone.
     fn take(&mut self, index: usize) -> Option<(SharedFrame, Arc<HubConfig>)> {
@@ -255,6 +273,17 @@ impl Entry {
         }
         self.frame.clone()
     }
+}
+
+/// Where a writer's hub frames go when they may go out at once: its connection's
+/// [`sockwright::hub::deliver`], with the frame's config.
+pub(crate) type DeliverFrame<'d> = dyn FnMut(&SharedFrame, &Arc<HubConfig>) + 'd;
+
+/// Frames a look may hand over in place rather than queue: those stamped below `below`
+/// (nothing given before them can still turn up, and no mail comes first).
+struct InPlace<'a, 'd> {
+    below: u64,
+    deliver: &'a mut DeliverFrame<'d>,
 }
 
 /// A connection's place in a [`Broadcast`], held by its writer; leaving frees it.
@@ -271,7 +300,16 @@ impl Member {
     /// Moves the frames marked for this member into `out` (with their stamps, in order),
     /// then the policy's close if it was closed; with nothing to take, leaves `cx`'s waker
     /// for the next frame. Whether anything was taken.
-    fn take(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<(u64, Outgoing)>) -> bool {
+    ///
+    /// With `in_place` and `out` empty, the frames before any that must wait are handed to
+    /// its `deliver` under the lock instead: no clone of the frame and its config per
+    /// recipient, which a publish to thousands pays in reference counts.
+    fn take(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<(u64, Outgoing)>,
+        mut in_place: Option<InPlace<'_, '_>>,
+    ) -> bool {
         // Nothing published since a look that left this waker: it is still in the slot (a
         // publish takes it and bumps the count under the lock, then wakes it).
         let unchanged = self.cast.changes.load(Ordering::Acquire) == self.seen;
@@ -288,7 +326,15 @@ impl Member {
         let start = entries.partition_point(|entry| entry.stamp < slot.cursor);
         let mut taken = false;
         for entry in entries.range_mut(start..) {
-            if let Some((frame, config)) = entry.take(self.index) {
+            let now = in_place
+                .as_mut()
+                .filter(|in_place| entry.stamp < in_place.below && out.is_empty());
+            if let Some(in_place) = now {
+                if let Some(len) = entry.give(self.index, in_place.deliver) {
+                    slot.owed = slot.owed.saturating_sub(len);
+                    taken = true;
+                }
+            } else if let Some((frame, config)) = entry.take(self.index) {
                 slot.owed = slot.owed.saturating_sub(frame.encoded_len());
                 out.push_back((entry.stamp, Outgoing::Shared(frame, config)));
                 taken = true;
@@ -374,7 +420,27 @@ pub(crate) struct Inbox {
 impl Inbox {
     /// The next item, or `None` once the mailbox is dropped (the connection left the
     /// outbox) and everything it queued has been taken.
+    #[cfg(test)] // the connection loop takes its frames in place
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        self.poll(cx, None)
+    }
+
+    /// [`Inbox::poll_recv`], except that hub frames whose turn it is go to `deliver` in
+    /// place, by reference, rather than being returned: what comes back is what is left
+    /// (mail, a policy's close, frames behind mail). The order is the same.
+    pub(crate) fn poll_recv_delivering(
+        &mut self,
+        cx: &mut Context<'_>,
+        deliver: &mut DeliverFrame<'_>,
+    ) -> Poll<Option<Outgoing>> {
+        self.poll(cx, Some(deliver))
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut deliver: Option<&mut DeliverFrame<'_>>,
+    ) -> Poll<Option<Outgoing>> {
         loop {
             if let Some(item) = self.pop_in_order() {
                 return Poll::Ready(Some(item));
@@ -383,7 +449,12 @@ impl Inbox {
             // other by the time its lock is ours.
             let frontier = self.member.cast.stamps.load(Ordering::Acquire);
             let mail = self.mail.refill(cx);
-            let cast = self.member.take(cx, &mut self.cast);
+            // In place only ahead of the first mail item in its turn.
+            let below = self.mail.next_stamp().map_or(frontier, |s| s.min(frontier));
+            let in_place = deliver
+                .as_deref_mut()
+                .map(|deliver| InPlace { below, deliver });
+            let cast = self.member.take(cx, &mut self.cast, in_place);
             self.frontier = frontier;
             if let Some(item) = self.pop_in_order() {
                 return Poll::Ready(Some(item));
@@ -532,15 +603,25 @@ mod tests {
         peer: Arc<dyn Peer>,
         inbox: Inbox,
         woken: Arc<CountingWaker>,
+        /// Takes its frames in place, as the connection loop does (a clone of each is kept
+        /// in `given`, in the order given), or as returned items.
+        in_place: bool,
+        given: Vec<Outgoing>,
     }
 
     impl Writer {
         fn join(cast: &Arc<Broadcast>) -> Writer {
+            Writer::join_taking(cast, true)
+        }
+
+        fn join_taking(cast: &Arc<Broadcast>, in_place: bool) -> Writer {
             let (peer, inbox) = cast.join(1 << 20);
             Writer {
                 peer,
                 inbox,
                 woken: Arc::new(CountingWaker(AtomicUsize::new(0))),
+                in_place,
+                given: Vec::new(),
             }
         }
 
@@ -548,18 +629,31 @@ mod tests {
             self.peer.fanout().map(|(_, id)| id).unwrap()
         }
 
+        /// The next item returned; frames taken in place go to `given` first.
         fn poll(&mut self) -> Poll<Option<Outgoing>> {
             let waker = Waker::from(self.woken.clone());
-            self.inbox.poll_recv(&mut Context::from_waker(&waker))
+            let mut cx = Context::from_waker(&waker);
+            if !self.in_place {
+                return self.inbox.poll_recv(&mut cx);
+            }
+            let given = &mut self.given;
+            let mut deliver = |frame: &SharedFrame, config: &Arc<HubConfig>| {
+                given.push(Outgoing::Shared(frame.clone(), config.clone()));
+            };
+            self.inbox.poll_recv_delivering(&mut cx, &mut deliver)
         }
 
-        /// Everything there is to take now.
+        /// Everything there is to take now, in order, however it was taken.
         fn drain(&mut self) -> Vec<Outgoing> {
             let mut items = Vec::new();
-            while let Poll::Ready(Some(item)) = self.poll() {
+            loop {
+                let next = self.poll();
+                items.append(&mut self.given);
+                let Poll::Ready(Some(item)) = next else {
+                    return items;
+                };
                 items.push(item);
             }
-            items
         }
 
         fn woken(&self) -> usize {
@@ -581,12 +675,18 @@ mod tests {
 
     #[test]
     fn a_frame_is_logged_once_and_each_recipient_takes_it_in_order_with_its_mail() {
+        for in_place in [true, false] {
+            logged_once_and_taken_in_order(in_place);
+        }
+    }
+
+    fn logged_once_and_taken_in_order(in_place: bool) {
         let cast = Arc::new(Broadcast::new(1 << 20));
         let config = Arc::new(HubConfig::default());
         let (mut a, mut b, mut c) = (
-            Writer::join(&cast),
-            Writer::join(&cast),
-            Writer::join(&cast),
+            Writer::join_taking(&cast, in_place),
+            Writer::join_taking(&cast, in_place),
+            Writer::join_taking(&cast, in_place),
         );
         for writer in [&mut a, &mut b, &mut c] {
             assert!(writer.poll().is_pending());
@@ -654,24 +754,37 @@ mod tests {
 
     #[test]
     fn mail_given_before_a_frame_goes_first_even_when_the_frame_is_seen_first() {
-        let cast = Arc::new(Broadcast::new(1 << 20));
-        let config = Arc::new(HubConfig::default());
-        let mut a = Writer::join(&cast);
-        // The writer looks at both queues; between its looks, mail then a frame come.
-        a.peer.deliver(Message::Text("1".into())).unwrap();
-        publish(&cast, &[&a], &SharedFrame::text("2"), &config);
-        a.peer.deliver(Message::Text("3".into())).unwrap();
-        publish(&cast, &[&a], &SharedFrame::text("4"), &config);
-        let got = a.drain();
-        let order: Vec<&[u8]> = got
+        for in_place in [true, false] {
+            let cast = Arc::new(Broadcast::new(1 << 20));
+            let config = Arc::new(HubConfig::default());
+            let mut a = Writer::join_taking(&cast, in_place);
+            // The writer looks at both queues; between its looks, mail then a frame come.
+            a.peer.deliver(Message::Text("1".into())).unwrap();
+            publish(&cast, &[&a], &SharedFrame::text("2"), &config);
+            a.peer.deliver(Message::Text("3".into())).unwrap();
+            publish(&cast, &[&a], &SharedFrame::text("4"), &config);
+            publish(&cast, &[&a], &SharedFrame::text("5"), &config);
+            a.peer.deliver(Message::Text("6".into())).unwrap();
+            assert_eq!(order(&a.drain()), ["1", "2", "3", "4", "5", "6"]);
+            // What comes after a look that found nothing is taken in order too.
+            publish(&cast, &[&a], &SharedFrame::text("7"), &config);
+            a.peer.deliver(Message::Text("8".into())).unwrap();
+            publish(&cast, &[&a], &SharedFrame::text("9"), &config);
+            assert_eq!(order(&a.drain()), ["7", "8", "9"], "in place: {in_place}");
+        }
+    }
+
+    /// The payloads of text items, in order.
+    fn order(items: &[Outgoing]) -> Vec<&str> {
+        items
             .iter()
             .map(|item| match item {
                 Outgoing::Message(message) => message.as_bytes(),
                 Outgoing::Shared(frame, _) => &frame.bytes()[2..],
                 Outgoing::Flush => b"flush",
             })
-            .collect();
-        assert_eq!(order, [b"1", b"2", b"3", b"4"]);
+            .map(|bytes| std::str::from_utf8(bytes).unwrap())
+            .collect()
     }
 
     #[test]
@@ -758,6 +871,7 @@ mod tests {
             peer,
             mut inbox,
             woken,
+            ..
         } = c;
         drop(peer);
         let waker = Waker::from(woken);

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use sockwright::conn::SendError;
-use sockwright::frame::{CloseCode, CloseFrame};
+use sockwright::frame::{CloseCode, CloseFrame, SharedFrame};
+use sockwright::hub::HubConfig;
 use sockwright_driver::asynch::{AsyncTransport, Runtime, WebSocketStream};
 use sockwright_driver::{Error, Message};
 use tracing::debug;
@@ -89,12 +90,17 @@ fn poll_next<T: AsyncTransport, R: Runtime>(
     loop {
         pending.queue(ws);
         while pending.is_empty() {
-            match inbox.poll_recv(cx) {
+            // The core's hub policy decides, against the hub's own bound; frames whose turn
+            // it is are queued in place, without a clone each.
+            let mut deliver = |frame: &SharedFrame, config: &Arc<HubConfig>| {
+                let _ = ws.deliver_shared(config, frame);
+            };
+            match inbox.poll_recv_delivering(cx, &mut deliver) {
                 Poll::Ready(Some(Outgoing::Message(message))) => {
                     pending.0.push_back(message);
                     pending.queue(ws);
                 }
-                // The core's hub policy decides, against the hub's own bound.
+                // A frame behind mail, or from the mailbox.
                 Poll::Ready(Some(Outgoing::Shared(frame, config))) => {
                     let _ = ws.deliver_shared(&config, &frame);
                 }
