@@ -8,7 +8,10 @@
 //! of the runtime reads, with a mark per recipient; it touches a recipient only in a table
 //! of small slots held together, and to wake its writer if that sleeps. A writer takes the
 //! frames marked for it and clears its marks; a frame is freed when the last recipient has
-//! taken it.
+//! taken it. Frames whose turn it is (no mail given before them) go to the writer's
+//! connection in place, under the lock, so that a recipient adds no reference count to the
+//! shared frame and its config: at 10,000 recipients those atomic counts were a sixth of a
+//! writer's own time.
 //!
 //! Bounds, the same as a mailbox's:
 //! - a member owes at most `limit` bytes (its connection's `max_outbound_bytes`): a frame
