@@ -248,16 +248,12 @@ impl Entry {
     /// Takes `index`'s mark off and hands the frame to `deliver` by reference: its encoded
     /// length, if it was marked for `index`.
     fn give(&mut self, index: usize, deliver: &mut DeliverFrame<'_>) -> Option<usize> {
-        if !self.waiting.remove(index) {
-            return None;
-        }
-        self.remaining -= 1;
+        let last = self.unmark(index)?;
         let len = self.frame.as_ref().map(|(frame, config)| {
             deliver(frame, config);
             frame.encoded_len()
         });
-        if self.remaining == 0 {
-            self.waiting = Recipients::None;
+        if last {
             self.frame = None;
         }
         len
@@ -266,15 +262,23 @@ impl Entry {
     /// Takes `index`'s mark off: the frame, if it was marked for `index`. The last
     /// recipient takes the frame itself, not a clone.
     fn take(&mut self, index: usize) -> Option<(SharedFrame, Arc<HubConfig>)> {
+        if self.unmark(index)? {
+            return self.frame.take();
+        }
+        self.frame.clone()
+    }
+
+    /// Takes `index`'s mark off, if it has one: whether it was the last.
+    fn unmark(&mut self, index: usize) -> Option<bool> {
         if !self.waiting.remove(index) {
             return None;
         }
         self.remaining -= 1;
-        if self.remaining == 0 {
-            self.waiting = Recipients::None;
-            return self.frame.take();
+        if self.remaining > 0 {
+            return Some(false);
         }
-        self.frame.clone()
+        self.waiting = Recipients::None;
+        Some(true)
     }
 }
 
