@@ -34,6 +34,10 @@ if [ -z "$out" ]; then
     if [ "$quick" = 1 ]; then out="${TMPDIR:-/tmp}/BENCHMARKS-quick.md"; else out="$root/BENCHMARKS.md"; fi
 fi
 
+# The mio-only build first (the same binary name; the full build then takes it back), kept
+# as sockwright-mio-only for the idle rows.
+cargo build --release --quiet -p sockwright-servers --no-default-features --features rt-mio
+cp "${CARGO_TARGET_DIR:-$root/target}/release/sockwright" "${CARGO_TARGET_DIR:-$root/target}/release/sockwright-mio-only"
 cargo build --release --quiet -p sockwright-servers -p sockwright-bench
 cargo build --release --quiet --manifest-path bench/peers/Cargo.toml
 bin="${CARGO_TARGET_DIR:-$root/target}/release"

@@ -54,6 +54,9 @@ enum Launch {
     Peer(&'static str),
     /// `sockwright relay --runtime RUNTIME` in front of `sockwright echo --runtime mio`.
     Relay(&'static str),
+    /// `sockwright-mio-only SUBCOMMAND --runtime mio`: the binary built with the mio runtime
+    /// alone (`--no-default-features --features rt-mio`), which `bench/run.sh` builds.
+    MioOnly(&'static str),
 }
 
 const ECHO_SERVERS: &[(&str, Launch)] = &[
@@ -66,6 +69,18 @@ const ECHO_SERVERS: &[(&str, Launch)] = &[
     ("tokio-websockets", Launch::Peer("tokio-websockets-echo")),
 ];
 const ECHO_PEERS: &[&str] = &["tokio-tungstenite", "fastwebsockets", "tokio-websockets"];
+
+/// The echo servers, and the mio-only build: what a binary with one runtime starts at.
+const IDLE_SERVERS: &[(&str, Launch)] = &[
+    ("sockwright-std", Launch::Sockwright("echo", "std")),
+    ("sockwright-mio", Launch::Sockwright("echo", "mio")),
+    ("sockwright-mio-only", Launch::MioOnly("echo")),
+    ("sockwright-smol", Launch::Sockwright("echo", "smol")),
+    ("sockwright-tokio", Launch::Sockwright("echo", "tokio")),
+    ("tokio-tungstenite", Launch::Peer("tungstenite-echo")),
+    ("fastwebsockets", Launch::Peer("fastwebsockets-echo")),
+    ("tokio-websockets", Launch::Peer("tokio-websockets-echo")),
+];
 
 // std is left out: a thread per connection and one more per writer is 20,000 threads at
 // 10,000 subscribers.
@@ -154,6 +169,7 @@ impl Load {
         match self {
             Load::Fanout { .. } => (HUB_SERVERS, HUB_PEERS),
             Load::Relay { .. } => (RELAY_SERVERS, RELAY_PEERS),
+            Load::Idle { .. } => (IDLE_SERVERS, ECHO_PEERS),
             _ => (ECHO_SERVERS, ECHO_PEERS),
         }
     }
@@ -392,6 +408,16 @@ impl Launcher {
                 )?;
                 relay.others.push(backend);
                 Ok(relay)
+            }
+            Launch::MioOnly(sub) => {
+                let program = self.sockwright.with_file_name("sockwright-mio-only");
+                if !program.exists() {
+                    return Err(io::Error::other(format!(
+                        "{} is missing: bench/run.sh builds it",
+                        program.display()
+                    )));
+                }
+                self.spawn(&program, &sockwright_args(sub, "mio", &[]))
             }
         }
     }
@@ -667,7 +693,7 @@ fn render_targets(out: &mut String, loads: &[Load], rows: &[Row]) {
     }
     for (load, row) in loads.iter().zip(rows) {
         if let Load::Idle { connections: 1000 } = load {
-            for runtime in ["std", "mio", "smol", "tokio"] {
+            for runtime in ["std", "mio", "mio-only", "smol", "tokio"] {
                 line(
                     format!("peak RSS with 1,000 idle connections ≤ 4 MiB, {runtime} (MiB)"),
                     report::median_of(row, &format!("sockwright-{runtime}"), "peak MiB"),

@@ -194,7 +194,7 @@ pub struct ServeArgs {
     pub listen: String,
 
     /// Which adapter runs the server (all four serve the same way).
-    #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
+    #[arg(long, value_enum, default_value_t = RuntimeKind::DEFAULT)]
     pub runtime: RuntimeKind,
 
     /// PEM certificate chain (leaf first): serve wss/https (needs --tls-key).
@@ -551,7 +551,13 @@ mod tests {
         let Command::Echo(args) = cli.command else {
             panic!("echo");
         };
-        assert_eq!(args.runtime, RuntimeKind::Tokio);
+        // tokio when it is built in, as it is by default.
+        assert_eq!(args.runtime, RuntimeKind::DEFAULT);
+        assert_eq!(
+            RuntimeKind::DEFAULT == RuntimeKind::Tokio,
+            cfg!(feature = "rt-tokio")
+        );
+        assert!(args.runtime.is_built());
         assert_eq!(args.listen, "127.0.0.1:9001");
         let options = args.server_options().unwrap();
         assert_eq!(

@@ -28,6 +28,26 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// A build with some runtimes left out (see the crate's features) leaves parts of the shared
+// machinery unused, e.g. the task runtimes' broadcast log in a mio-only build; the linker
+// drops them. Dead code is checked in the full build, which CI lints.
+#![cfg_attr(
+    not(all(
+        feature = "rt-std",
+        feature = "rt-mio",
+        feature = "rt-smol",
+        feature = "rt-tokio"
+    )),
+    allow(dead_code, unused_imports)
+)]
+
+#[cfg(not(any(
+    feature = "rt-std",
+    feature = "rt-mio",
+    feature = "rt-smol",
+    feature = "rt-tokio"
+)))]
+compile_error!("sockwright-servers needs a runtime: one or more of the features rt-std, rt-mio, rt-smol, rt-tokio");
 
 mod app;
 mod broadcast;

@@ -17,13 +17,19 @@ use std::time::Duration;
 use sockwright::relay::Side;
 use sockwright_driver::asynch::{AsyncTransport, DeadlineTimer, Runtime};
 use sockwright_driver::clock;
+#[cfg(feature = "rt-smol")]
 use sockwright_smol::Smol;
+#[cfg(feature = "rt-tokio")]
 use sockwright_tokio::Tokio;
 use tracing::debug;
 
 use super::proxy::Proxy;
 use super::Service;
-use crate::runner::{smol_rt, tokio_rt, Running};
+#[cfg(feature = "rt-smol")]
+use crate::runner::smol_rt;
+#[cfg(feature = "rt-tokio")]
+use crate::runner::tokio_rt;
+use crate::runner::Running;
 
 /// How many bytes one read asks a socket for: a full TLS record.
 const READ_BUFFER: usize = 16 * 1024;
@@ -32,6 +38,7 @@ const READ_BUFFER: usize = 16 * 1024;
 /// other tasks of its thread.
 const READS_PER_POLL: usize = 32;
 
+#[cfg(feature = "rt-tokio")]
 pub(super) fn start_tokio(service: Arc<Service>, addr: SocketAddr) -> io::Result<Box<dyn Running>> {
     tokio_rt::listen(addr, move |stream, peer| {
         let front = sockwright_tokio::Transport::new(stream);
@@ -40,6 +47,7 @@ pub(super) fn start_tokio(service: Arc<Service>, addr: SocketAddr) -> io::Result
     })
 }
 
+#[cfg(feature = "rt-smol")]
 pub(super) fn start_smol(service: Arc<Service>, addr: SocketAddr) -> io::Result<Box<dyn Running>> {
     smol_rt::listen(addr, move |stream, peer| {
         let front = sockwright_smol::Transport::tcp(stream);

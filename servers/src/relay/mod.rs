@@ -18,10 +18,13 @@
 //!
 //! [`Relay`]: sockwright::relay::Relay
 
+#[cfg(feature = "async")]
 mod async_rt;
 mod log;
+#[cfg(feature = "rt-mio")]
 mod mio_rt;
 mod proxy;
+#[cfg(feature = "rt-std")]
 mod std_rt;
 #[cfg(test)]
 mod tests;
@@ -90,10 +93,19 @@ impl Server {
         let service = Arc::new(Service::new(relay, &options));
         let shared = service.shared.clone();
         let running: Box<dyn Running> = match runtime {
+            #[cfg(feature = "rt-std")]
             RuntimeKind::Std => std_rt::start(service, addr)?,
+            #[cfg(feature = "rt-mio")]
             RuntimeKind::Mio => mio_rt::start(service, addr)?,
+            #[cfg(feature = "rt-smol")]
             RuntimeKind::Smol => async_rt::start_smol(service, addr)?,
+            #[cfg(feature = "rt-tokio")]
             RuntimeKind::Tokio => async_rt::start_tokio(service, addr)?,
+            #[allow(unreachable_patterns)] // every runtime built in: nothing is left
+            _ => {
+                let _ = (service, addr);
+                return Err(runtime.not_built());
+            }
         };
         Ok(Server {
             shared,

@@ -20,11 +20,16 @@ use std::time::Duration;
 use clap::ValueEnum;
 use sockwright_driver::ServerOptions;
 
+#[cfg(feature = "async")]
 mod async_conn;
+#[cfg(feature = "rt-mio")]
 mod mio_rt;
 pub(crate) mod shared;
+#[cfg(feature = "rt-smol")]
 pub(crate) mod smol_rt;
+#[cfg(feature = "rt-std")]
 pub(crate) mod std_rt;
+#[cfg(feature = "rt-tokio")]
 pub(crate) mod tokio_rt;
 
 /// How long a runner pauses after an accept that failed for a reason that is not about
@@ -57,6 +62,26 @@ pub enum RuntimeKind {
 }
 
 impl RuntimeKind {
+    /// Every runtime, built in or not.
+    pub const ALL: [RuntimeKind; 4] = [
+        RuntimeKind::Std,
+        RuntimeKind::Mio,
+        RuntimeKind::Smol,
+        RuntimeKind::Tokio,
+    ];
+
+    /// The runtime `--runtime` defaults to: tokio, or the first one built in when this
+    /// binary was built without it.
+    pub const DEFAULT: RuntimeKind = if cfg!(feature = "rt-tokio") {
+        RuntimeKind::Tokio
+    } else if cfg!(feature = "rt-mio") {
+        RuntimeKind::Mio
+    } else if cfg!(feature = "rt-smol") {
+        RuntimeKind::Smol
+    } else {
+        RuntimeKind::Std
+    };
+
     /// The name `--runtime` takes.
     pub fn name(self) -> &'static str {
         match self {
@@ -65,6 +90,35 @@ impl RuntimeKind {
             RuntimeKind::Smol => "smol",
             RuntimeKind::Tokio => "tokio",
         }
+    }
+
+    /// Whether this binary has the runtime: its cargo feature (`rt-std`, `rt-mio`,
+    /// `rt-smol`, `rt-tokio`; all on by default) was on when it was built.
+    pub fn is_built(self) -> bool {
+        match self {
+            RuntimeKind::Std => cfg!(feature = "rt-std"),
+            RuntimeKind::Mio => cfg!(feature = "rt-mio"),
+            RuntimeKind::Smol => cfg!(feature = "rt-smol"),
+            RuntimeKind::Tokio => cfg!(feature = "rt-tokio"),
+        }
+    }
+
+    /// The error for starting a runtime this binary was built without.
+    pub(crate) fn not_built(self) -> io::Error {
+        let built: Vec<&str> = Self::ALL
+            .into_iter()
+            .filter(|kind| kind.is_built())
+            .map(RuntimeKind::name)
+            .collect();
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "this sockwright was built without the {name} runtime (cargo feature rt-{name}); \
+                 it has: {}",
+                built.join(", "),
+                name = self.name(),
+            ),
+        )
     }
 }
 
@@ -91,9 +145,87 @@ pub(crate) fn start(
     options: Arc<ServerOptions>,
 ) -> io::Result<Box<dyn Running>> {
     match kind {
+        #[cfg(feature = "rt-std")]
         RuntimeKind::Std => std_rt::start(shared, addr, options),
+        #[cfg(feature = "rt-mio")]
         RuntimeKind::Mio => mio_rt::start(shared, addr, options),
+        #[cfg(feature = "rt-smol")]
         RuntimeKind::Smol => smol_rt::start(shared, addr, options),
+        #[cfg(feature = "rt-tokio")]
         RuntimeKind::Tokio => tokio_rt::start(shared, addr, options),
+        #[allow(unreachable_patterns)] // every runtime built in: nothing is left
+        _ => {
+            let _ = (shared, addr, options);
+            Err(kind.not_built())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::echo::Echo;
+    use crate::relay::RelayOptions;
+    use crate::Server;
+
+    #[test]
+    fn the_error_for_a_runtime_left_out_names_its_feature_and_what_is_built() {
+        let error = RuntimeKind::Smol.not_built();
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+        let text = error.to_string();
+        assert!(
+            text.contains("without the smol runtime (cargo feature rt-smol)"),
+            "{text}"
+        );
+        let built = if cfg!(all(
+            feature = "rt-std",
+            feature = "rt-mio",
+            feature = "rt-smol",
+            feature = "rt-tokio"
+        )) {
+            "std, mio, smol, tokio"
+        } else if cfg!(all(
+            feature = "rt-mio",
+            not(any(
+                feature = "rt-std",
+                feature = "rt-smol",
+                feature = "rt-tokio"
+            ))
+        )) {
+            "mio"
+        } else {
+            return; // other builds: the start test below covers them
+        };
+        assert!(text.ends_with(&format!("it has: {built}")), "{text}");
+    }
+
+    /// Every runtime starts when it is built in and is refused with that error when it is
+    /// not, for both kinds of server (CI runs this in the full build and in a mio-only one).
+    #[test]
+    fn each_runtime_starts_only_when_built_in() {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        for kind in RuntimeKind::ALL {
+            let relay = RelayOptions {
+                routes: vec![crate::relay::parse_route("/r=ws://127.0.0.1:9/ws").unwrap()],
+                config: Default::default(),
+                upstream_tls: None,
+            };
+            let started = [
+                Server::start(Arc::new(Echo), kind, addr, ServerOptions::default()),
+                Server::start_relay(relay, kind, addr, ServerOptions::default()),
+            ];
+            for server in started {
+                match server {
+                    Ok(server) => {
+                        assert!(kind.is_built(), "{} started", kind.name());
+                        server.shutdown(Duration::from_secs(1));
+                    }
+                    Err(error) => {
+                        assert!(!kind.is_built(), "{}: {error}", kind.name());
+                        assert_eq!(error.to_string(), kind.not_built().to_string());
+                    }
+                }
+            }
+        }
     }
 }
