@@ -375,7 +375,10 @@ impl Drop for Member {
         let mut log = self.cast.log();
         let log = &mut *log;
         for entry in log.entries.iter_mut() {
-            entry.take(self.index);
+            // Its marks come off without a clone of the frame; the last one frees it.
+            if entry.unmark(self.index) == Some(true) {
+                entry.frame = None;
+            }
         }
         log.pop_finished();
         if let Some(slot) = log.slots.get_mut(self.index) {

@@ -110,11 +110,7 @@ impl Outbox {
     /// [`crate::App::on_undelivered`]).
     pub fn send(&self, id: ConnId, message: impl Into<Message>) -> Result<(), Undelivered> {
         let message = message.into();
-        let peer = self
-            .registry()
-            .peers
-            .get(&id)
-            .map(|known| known.peer.clone());
+        let peer = self.peer(id);
         match peer {
             Some(peer) => peer.deliver(message),
             None => Err(Undelivered {
@@ -132,11 +128,7 @@ impl Outbox {
         frame: &SharedFrame,
         config: &Arc<HubConfig>,
     ) -> Delivery {
-        let peer = self
-            .registry()
-            .peers
-            .get(&id)
-            .map(|known| known.peer.clone());
+        let peer = self.peer(id);
         match peer {
             Some(peer) => peer.deliver_shared(frame, config),
             None => Delivery::Gone,
@@ -165,6 +157,14 @@ impl Outbox {
         let mut deliveries = Vec::new();
         self.hand_over(ids, frame, config, Some(&mut deliveries));
         deliveries
+    }
+
+    /// The peer registered as `id`, taken out of the lock.
+    fn peer(&self, id: ConnId) -> Option<Arc<dyn Peer>> {
+        self.registry()
+            .peers
+            .get(&id)
+            .map(|known| known.peer.clone())
     }
 
     /// [`Outbox::publish`] without the verdicts, for a caller that does not read them (a
