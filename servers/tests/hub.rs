@@ -5,12 +5,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{get, http, post, tcp, ws, Sockwright, STEP};
+use common::{get, http, post, tcp, ws, Sockwright, Tcp, STEP};
 use sockwright::hub::HubConfig;
 use sockwright_servers::hub::HubServer;
 use sockwright_servers::{RuntimeKind, Server, ServerOptions};
@@ -19,7 +19,7 @@ use tungstenite::http::HeaderValue;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error as WsError, Message, WebSocket};
 
-type Client = WebSocket<TcpStream>;
+type Client = WebSocket<Tcp>;
 
 /// How many clients share the default room in the fan-out test.
 const CROWD: usize = 50;

@@ -12,7 +12,7 @@ mod common;
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::certs::SelfSigned;
 use common::checks::{assert_echoes, close_and_get_code_back};
 use common::peers::{self, Killed, TempDir};
-use common::{http, tcp, ws_over, Sockwright, STEP};
+use common::{http, tcp, ws_over, Sockwright, Tcp, STEP};
 use tungstenite::{Error as WsError, Message, WebSocket};
 
 /// The two ways of setting the upgrade headers that the servers must work behind.
@@ -230,7 +230,7 @@ struct Proxied<'a> {
 
 impl Proxied<'_> {
     /// A WebSocket client for `path` of the backend, through nginx's plain port.
-    fn ws(&self, path: &str) -> WebSocket<TcpStream> {
+    fn ws(&self, path: &str) -> WebSocket<Tcp> {
         let url = format!("ws://{}/{}{path}", self.nginx.addr, self.location);
         ws_over(tcp(self.nginx.addr), &url, None)
             .unwrap_or_else(|e| panic!("{url}: {e}\n{}", self.nginx.log()))

@@ -55,7 +55,7 @@ impl App for Broadcast {
     }
 }
 
-fn text(ws: &mut tungstenite::WebSocket<std::net::TcpStream>) -> String {
+fn text(ws: &mut tungstenite::WebSocket<common::Tcp>) -> String {
     loop {
         match ws.read().expect("read") {
             tungstenite::Message::Text(text) => return text.as_str().to_owned(),

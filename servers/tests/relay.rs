@@ -5,14 +5,14 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{get, tcp, tls, tls_args, ws, ws_over, Sockwright, STEP};
+use common::{get, tcp, tls, tls_args, ws, ws_over, Restarting, Sockwright, Tcp, STEP};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::http::HeaderValue;
@@ -87,7 +87,7 @@ enum Seen {
 #[allow(clippy::result_large_err)]
 fn upstream<F>(script: F) -> (SocketAddr, Receiver<Seen>)
 where
-    F: Fn(usize, &mut WebSocket<TcpStream>, &Sender<Seen>) + Send + 'static,
+    F: Fn(usize, &mut WebSocket<Tcp>, &Sender<Seen>) + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -95,6 +95,7 @@ where
     thread::spawn(move || {
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { return };
+            let stream = Restarting(stream);
             stream.set_read_timeout(Some(STEP)).unwrap();
             let seen = tx.clone();
             let callback = move |request: &Request, mut response: Response| {
@@ -131,7 +132,7 @@ where
 }
 
 /// Reads on `ws` until its close frame, reporting data messages and the close.
-fn report_until_close(ws: &mut WebSocket<TcpStream>, seen: &Sender<Seen>) {
+fn report_until_close(ws: &mut WebSocket<Tcp>, seen: &Sender<Seen>) {
     loop {
         match ws.read() {
             Ok(Message::Close(frame)) => {

@@ -14,14 +14,14 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
 use common::peers::notice;
 use common::raw::{self, BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
 use common::watch::{on_every_runtime, Process, Watch, MIB};
-use common::{tcp, Sockwright, STEP};
+use common::{tcp, Sockwright, Tcp, STEP};
 
 /// Starts the echo server on `runtime` with `args`.
 fn echo(runtime: &str, args: &[&str]) -> Sockwright {
@@ -112,14 +112,13 @@ fn send_until_answered(addr: SocketAddr, request: &[u8], first: usize) -> String
 }
 
 /// Everything the peer sends until it closes (end of stream or a reset).
-fn read_until_closed(stream: &mut TcpStream) -> String {
+fn read_until_closed(stream: &mut Tcp) -> String {
     let mut answer = Vec::new();
     let mut buf = [0; 4096];
     loop {
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 panic!("the server did not close within {STEP:?}; it sent {answer:?}")
             }
@@ -411,11 +410,11 @@ trait VanishExt {
     fn vanish(self, how: Vanish);
 }
 
-impl VanishExt for TcpStream {
+impl VanishExt for Tcp {
     fn vanish(self, how: Vanish) {
         match how {
             Vanish::Reset => {
-                rustix::net::sockopt::set_socket_linger(&self, Some(Duration::ZERO)).unwrap()
+                rustix::net::sockopt::set_socket_linger(&self.0, Some(Duration::ZERO)).unwrap()
             }
             Vanish::Fin => {
                 let _ = self.shutdown(Shutdown::Both);
@@ -425,11 +424,11 @@ impl VanishExt for TcpStream {
 }
 
 /// The points at which a client vanishes: each returns the stream, ready to drop.
-const POINTS: [fn(SocketAddr) -> TcpStream; 5] =
+const POINTS: [fn(SocketAddr) -> Tcp; 5] =
     [mid_handshake, mid_frame, mid_message, mid_echo, mid_close];
 
 /// Half a request head.
-fn mid_handshake(addr: SocketAddr) -> TcpStream {
+fn mid_handshake(addr: SocketAddr) -> Tcp {
     let mut stream = tcp(addr);
     let request = raw::upgrade_request(addr, "/ws");
     stream
@@ -439,7 +438,7 @@ fn mid_handshake(addr: SocketAddr) -> TcpStream {
 }
 
 /// A frame header declaring 1000 bytes, and 10 of them.
-fn mid_frame(addr: SocketAddr) -> TcpStream {
+fn mid_frame(addr: SocketAddr) -> Tcp {
     let mut stream = raw::upgrade(addr, "/ws");
     let frame = raw::frame(true, BINARY, &[7; 1000]);
     stream.write_all(&frame[..frame.len() - 990]).unwrap();
@@ -447,7 +446,7 @@ fn mid_frame(addr: SocketAddr) -> TcpStream {
 }
 
 /// The first fragment of a message.
-fn mid_message(addr: SocketAddr) -> TcpStream {
+fn mid_message(addr: SocketAddr) -> Tcp {
     let mut stream = raw::upgrade(addr, "/ws");
     stream
         .write_all(&raw::frame(false, TEXT, b"to be continued"))
@@ -456,14 +455,14 @@ fn mid_message(addr: SocketAddr) -> TcpStream {
 }
 
 /// A 1 MiB message whose echo is never read.
-fn mid_echo(addr: SocketAddr) -> TcpStream {
+fn mid_echo(addr: SocketAddr) -> Tcp {
     let mut stream = raw::upgrade(addr, "/ws");
     raw::write_binary(&mut stream, &raw::payload(0, 1 << 20));
     stream
 }
 
 /// A close frame, without waiting for the server's.
-fn mid_close(addr: SocketAddr) -> TcpStream {
+fn mid_close(addr: SocketAddr) -> Tcp {
     let mut stream = raw::upgrade(addr, "/ws");
     stream
         .write_all(&raw::frame(true, CLOSE, &raw::close_payload(1000, "bye")))

@@ -19,7 +19,7 @@ use common::checks::read_data;
 use common::peers::notice;
 use common::raw;
 use common::watch::{on_every_runtime, Process, Watch, MIB, TALKERS};
-use common::{http, post, tcp, ws, Sockwright, STEP};
+use common::{http, post, tcp, ws, Sockwright, Tcp, STEP};
 use tungstenite::Message;
 
 // ---------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ fn numbered(i: usize) -> Vec<u8> {
 
 /// What the slow subscriber finds when it reads at last: how many messages (a prefix of
 /// those published, in order), then the close code, or `None` when the connection was cut.
-fn catch_up(slow: &mut std::net::TcpStream) -> (usize, Option<u16>) {
+fn catch_up(slow: &mut Tcp) -> (usize, Option<u16>) {
     let mut got = 0;
     loop {
         match raw::try_read_frame(slow) {
@@ -352,7 +352,7 @@ fn catch_up(slow: &mut std::net::TcpStream) -> (usize, Option<u16>) {
 }
 
 /// The close handshake from the client's side.
-fn close(mut client: tungstenite::WebSocket<std::net::TcpStream>) {
+fn close(mut client: tungstenite::WebSocket<Tcp>) {
     client.close(None).expect("send the close");
     while client.read().is_ok() {}
 }

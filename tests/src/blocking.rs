@@ -143,6 +143,8 @@ pub fn run(
                 let _ = conn.handle_timeout(start.elapsed());
                 input = &[];
             }
+            // With a read timeout set, a stop and SIGCONT give EINTR: read again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => input = &[],
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
                 conn.handle_eof(start.elapsed());
                 input = &[];

@@ -8,8 +8,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use crate::restarting::Restarting;
+
 /// How long any raw read in the suite may block: a hung peer fails the test, it never hangs it.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A raw socket of the suite: reads time out after [`IO_TIMEOUT`], and are tried again after
+/// `EINTR` (see [`crate::restarting`]).
+pub type Raw = Restarting<TcpStream>;
 
 /// Frame opcodes, spelled out here rather than taken from the core.
 pub mod op {
@@ -139,7 +145,7 @@ pub fn read_until_close(stream: &mut impl Read) -> io::Result<RawFrame> {
 
 /// Reads until the peer closes the TCP connection (or resets it); fails if it stays open
 /// past [`IO_TIMEOUT`].
-pub fn wait_for_eof(stream: &mut TcpStream) -> io::Result<()> {
+pub fn wait_for_eof(stream: &mut Raw) -> io::Result<()> {
     let mut buf = [0; 4096];
     loop {
         match stream.read(&mut buf) {
@@ -165,8 +171,8 @@ pub fn upgrade_request(path: &str, extra: &str) -> String {
 
 /// Sends `request` raw and reads the response head (up to the blank line). Returns the open
 /// stream (positioned after the head) and the head as text.
-pub fn raw_request(addr: SocketAddr, request: &[u8]) -> io::Result<(TcpStream, String)> {
-    let mut stream = TcpStream::connect(addr)?;
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> io::Result<(Raw, String)> {
+    let mut stream = Restarting(TcpStream::connect(addr)?);
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.write_all(request)?;
     let mut head = Vec::new();
@@ -182,7 +188,7 @@ pub fn raw_request(addr: SocketAddr, request: &[u8]) -> io::Result<(TcpStream, S
 
 /// Opens a WebSocket connection by hand (asserting a `101`) and returns the stream, ready for
 /// raw frames.
-pub fn raw_client(addr: SocketAddr, path: &str) -> TcpStream {
+pub fn raw_client(addr: SocketAddr, path: &str) -> Raw {
     let (stream, head) = raw_request(addr, upgrade_request(path, "").as_bytes())
         .unwrap_or_else(|e| panic!("raw upgrade to {addr}: {e}"));
     assert!(
@@ -194,7 +200,7 @@ pub fn raw_client(addr: SocketAddr, path: &str) -> TcpStream {
 
 /// Reads an HTTP response body of `Content-Length` bytes after a head read by
 /// [`raw_request`], or to EOF without one.
-pub fn read_body(stream: &mut TcpStream, head: &str) -> String {
+pub fn read_body(stream: &mut Raw, head: &str) -> String {
     let length = head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
         name.eq_ignore_ascii_case("content-length")
@@ -217,12 +223,13 @@ pub fn read_body(stream: &mut TcpStream, head: &str) -> String {
 /// tungstenite) and then runs `script` on the stream. Returns the URL to connect to and the
 /// thread, which yields what the script returns.
 pub fn raw_server<T: Send + 'static>(
-    script: impl FnOnce(TcpStream, String) -> T + Send + 'static,
+    script: impl FnOnce(Raw, String) -> T + Send + 'static,
 ) -> (String, thread::JoinHandle<T>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let handle = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
+        let (stream, _) = listener.accept().expect("accept");
+        let mut stream = Restarting(stream);
         stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
         let mut head = Vec::new();
         let mut byte = [0; 1];

@@ -3,7 +3,6 @@
 //! library cannot.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use sockwright::frame::{CloseCode, CloseFrame};
@@ -11,7 +10,7 @@ use sockwright_driver::{ClientOptions, Error, Message};
 use sockwright_tests::adapters::{self, Adapter, TestClient};
 use sockwright_tests::peer::{
     self, close_payload, op, raw_server, read_frame, read_until_close, switching_protocols,
-    tungstenite_echo_server, wait_for_eof,
+    tungstenite_echo_server, wait_for_eof, Raw,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -103,7 +102,7 @@ fn echo_of_every_length_encoding_through_a_tungstenite_server() {
 #[test]
 fn sends_its_headers_and_subprotocols_and_learns_the_choice() {
     each(|a| {
-        let (url, server) = raw_server(|mut s: TcpStream, head: String| {
+        let (url, server) = raw_server(|mut s: Raw, head: String| {
             let reply = switching_protocols(&head, "Sec-WebSocket-Protocol: chat\r\n");
             s.write_all(reply.as_bytes()).unwrap();
             head
@@ -139,7 +138,7 @@ fn sends_its_headers_and_subprotocols_and_learns_the_choice() {
 fn close_codes_travel_both_ways() {
     each(|a| {
         // The client closes: the server hears its code and reason.
-        let (url, server) = raw_server(|mut s: TcpStream, head: String| {
+        let (url, server) = raw_server(|mut s: Raw, head: String| {
             s.write_all(switching_protocols(&head, "").as_bytes())
                 .unwrap();
             let close = read_until_close(&mut s).unwrap();
@@ -164,7 +163,7 @@ fn close_codes_travel_both_ways() {
         );
 
         // The server closes: the client reports its code and reason and echoes the code.
-        let (url, server) = raw_server(|mut s: TcpStream, head: String| {
+        let (url, server) = raw_server(|mut s: Raw, head: String| {
             s.write_all(switching_protocols(&head, "").as_bytes())
                 .unwrap();
             s.write_all(&server_frame(true, op::CLOSE, &close_payload(4002, "bye")))
@@ -191,7 +190,7 @@ fn client_answer(
     options: ClientOptions,
     bytes: Vec<u8>,
 ) -> (Option<u16>, Vec<Result<Message, Error>>) {
-    let (url, server) = raw_server(move |mut s: TcpStream, head: String| {
+    let (url, server) = raw_server(move |mut s: Raw, head: String| {
         s.write_all(switching_protocols(&head, "").as_bytes())
             .unwrap();
         s.write_all(&bytes).unwrap();
@@ -250,7 +249,7 @@ fn a_server_breaking_the_protocol_gets_the_right_close_code() {
 #[test]
 fn reassembles_fragments_and_answers_a_ping_between_them() {
     each(|a| {
-        let (url, server) = raw_server(|mut s: TcpStream, head: String| {
+        let (url, server) = raw_server(|mut s: Raw, head: String| {
             s.write_all(switching_protocols(&head, "").as_bytes())
                 .unwrap();
             let mut burst = server_frame(false, op::BINARY, &[1, 2]);
@@ -279,7 +278,7 @@ fn reassembles_fragments_and_answers_a_ping_between_them() {
 #[test]
 fn a_refused_handshake_is_an_error_with_the_status() {
     each(|a| {
-        let (url, _server) = raw_server(|mut s: TcpStream, _head: String| {
+        let (url, _server) = raw_server(|mut s: Raw, _head: String| {
             let body = "no such room\n";
             let reply = format!(
                 "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\n\r\n{body}",
@@ -298,7 +297,7 @@ fn a_refused_handshake_is_an_error_with_the_status() {
 #[test]
 fn keepalive_ends_a_connection_to_a_silent_server() {
     each(|a| {
-        let (url, server) = raw_server(|mut s: TcpStream, head: String| {
+        let (url, server) = raw_server(|mut s: Raw, head: String| {
             s.write_all(switching_protocols(&head, "").as_bytes())
                 .unwrap();
             // Read everything, answer nothing.
@@ -342,7 +341,7 @@ fn keepalive_ends_a_connection_to_a_silent_server() {
 #[test]
 fn an_abrupt_eof_mid_frame_ends_the_connection_as_abnormal() {
     each(|a| {
-        let (url, _server) = raw_server(|mut s: TcpStream, head: String| {
+        let (url, _server) = raw_server(|mut s: Raw, head: String| {
             s.write_all(switching_protocols(&head, "").as_bytes())
                 .unwrap();
             let frame = server_frame(true, op::BINARY, &[5; 300]);

@@ -57,7 +57,7 @@ fn a_tungstenite_client_over_rustls_talks_to_the_wss_server() {
     let server = wss_server();
     let (_, _, ca) = certs();
     let config = tls::client_config_with_roots(&ca).unwrap();
-    let tcp = TcpStream::connect(server.local_addr()).unwrap();
+    let tcp = common::Restarting(TcpStream::connect(server.local_addr()).unwrap());
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let name = "localhost".try_into().unwrap();
     let tls = rustls::StreamOwned::new(rustls::ClientConnection::new(config, name).unwrap(), tcp);

@@ -166,7 +166,7 @@ fn a_peer_that_does_not_read_never_stops_the_reader() {
         payload
     };
     let (addr, _server) = common::echo_server(ServerOptions::default());
-    let stream = std::net::TcpStream::connect(addr).unwrap();
+    let stream = common::restarting::Restarting(std::net::TcpStream::connect(addr).unwrap());
     stream
         .set_write_timeout(Some(Duration::from_secs(10)))
         .unwrap();

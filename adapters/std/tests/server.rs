@@ -254,7 +254,7 @@ fn a_client_gives_up_on_a_server_that_never_answers() {
 #[test]
 fn a_frame_sent_with_the_request_is_not_lost() {
     let (addr, _server) = common::echo_server(ServerOptions::default());
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut stream = common::restarting::Restarting(TcpStream::connect(addr).unwrap());
     // The request and a masked "Hello" text frame (RFC 6455 §5.7) in one write.
     let mut bytes = request(addr, "/", "Upgrade").into_bytes();
     bytes.extend_from_slice(&[

@@ -2,13 +2,13 @@
 //! `ssl_certificate`, and rustls clients that trust exactly it.
 
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::peers::TempDir;
-use super::tcp;
+use super::{tcp, Tcp};
 
 /// A fresh certificate for `localhost` and `127.0.0.1` and its key, as PEM files in a
 /// temporary directory.
@@ -47,10 +47,7 @@ impl SelfSigned {
 
     /// A TLS client stream to `addr` for `localhost` that trusts this certificate and no
     /// other.
-    pub fn client(
-        &self,
-        addr: SocketAddr,
-    ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    pub fn client(&self, addr: SocketAddr) -> rustls::StreamOwned<rustls::ClientConnection, Tcp> {
         let config = sockwright_driver::tls::client_config_with_roots(&self.cert_pem)
             .expect("a client configuration trusting the certificate");
         let name = "localhost".try_into().expect("a server name");

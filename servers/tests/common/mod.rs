@@ -12,6 +12,11 @@ pub mod peers;
 pub mod raw;
 pub mod watch;
 
+#[path = "../../../tests/src/restarting.rs"]
+pub mod restarting;
+
+pub use restarting::Restarting;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -162,12 +167,21 @@ impl Drop for Sockwright {
     }
 }
 
+/// A test's TCP connection: its reads and writes give up after [`STEP`], and are tried again
+/// after `EINTR` (see [`restarting`]).
+pub type Tcp = Restarting<TcpStream>;
+
 /// A TCP connection to `addr` whose reads and writes give up after [`STEP`].
-pub fn tcp(addr: SocketAddr) -> TcpStream {
+pub fn tcp(addr: SocketAddr) -> Tcp {
     let stream = TcpStream::connect_timeout(&addr, STEP).expect("connect");
+    timed(stream)
+}
+
+/// `stream` (connected or accepted) with reads and writes that give up after [`STEP`].
+pub fn timed(stream: TcpStream) -> Tcp {
     stream.set_read_timeout(Some(STEP)).unwrap();
     stream.set_write_timeout(Some(STEP)).unwrap();
-    stream
+    Restarting(stream)
 }
 
 /// Waits (at most [`STEP`]) until connecting to `addr` is refused.
@@ -209,7 +223,7 @@ pub fn ws(
     addr: SocketAddr,
     path: &str,
     origin: Option<&str>,
-) -> Result<WebSocket<TcpStream>, tungstenite::Error> {
+) -> Result<WebSocket<Tcp>, tungstenite::Error> {
     ws_over(tcp(addr), &format!("ws://{addr}{path}"), origin)
 }
 
@@ -271,7 +285,7 @@ pub fn tls_args() -> Vec<String> {
 }
 
 /// A TLS client stream to `addr` for `localhost`, trusting the test CA.
-pub fn tls(addr: SocketAddr) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+pub fn tls(addr: SocketAddr) -> rustls::StreamOwned<rustls::ClientConnection, Tcp> {
     let ca = std::fs::read(cert("ca.pem")).unwrap();
     let config = sockwright_driver::tls::client_config_with_roots(&ca).unwrap();
     let name = "localhost".try_into().unwrap();

@@ -3,9 +3,9 @@
 //! bytes that are not UTF-8), stop half way through a frame or a request head.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
-use super::tcp;
+use super::{tcp, Tcp};
 
 /// The opcodes the tests send and read.
 pub const TEXT: u8 = 1;
@@ -34,7 +34,7 @@ pub fn upgrade_request(addr: SocketAddr, path: &str) -> String {
 
 /// Connects to `addr` and upgrades to a WebSocket at `path`; panics unless the answer is a
 /// `101`.
-pub fn upgrade(addr: SocketAddr, path: &str) -> TcpStream {
+pub fn upgrade(addr: SocketAddr, path: &str) -> Tcp {
     let mut stream = tcp(addr);
     stream
         .write_all(upgrade_request(addr, path).as_bytes())
@@ -46,7 +46,7 @@ pub fn upgrade(addr: SocketAddr, path: &str) -> TcpStream {
 
 /// Reads an HTTP response head (up to and including the blank line), byte by byte so that
 /// nothing after it is taken.
-pub fn read_head(stream: &mut TcpStream) -> String {
+pub fn read_head(stream: &mut Tcp) -> String {
     let mut head = Vec::new();
     let mut byte = [0; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -101,7 +101,7 @@ pub fn payload(i: u32, size: usize) -> Vec<u8> {
 
 /// One masked binary frame (the mask key is zero, so the payload goes as is: no copy of a
 /// large payload).
-pub fn write_binary(stream: &mut TcpStream, data: &[u8]) {
+pub fn write_binary(stream: &mut Tcp, data: &[u8]) {
     let mut frame = vec![0x82, 0x80 | 127];
     frame.extend_from_slice(&(data.len() as u64).to_be_bytes());
     frame.extend_from_slice(&[0; 4]);
@@ -110,12 +110,12 @@ pub fn write_binary(stream: &mut TcpStream, data: &[u8]) {
 }
 
 /// One unmasked frame from the server: opcode and payload.
-pub fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+pub fn read_frame(stream: &mut Tcp) -> (u8, Vec<u8>) {
     try_read_frame(stream).unwrap_or_else(|e| panic!("reading a frame: {e}"))
 }
 
 /// One unmasked frame from the server, or why there was none.
-pub fn try_read_frame(stream: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> {
+pub fn try_read_frame(stream: &mut Tcp) -> std::io::Result<(u8, Vec<u8>)> {
     let mut head = [0; 2];
     stream.read_exact(&mut head)?;
     let len = match head[1] & 0x7f {
@@ -139,7 +139,7 @@ pub fn try_read_frame(stream: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> 
 
 /// Reads frames until a close frame, skipping pings and pongs, and returns its code and
 /// reason; panics on a data frame or when the connection ends first.
-pub fn read_close(stream: &mut TcpStream) -> (u16, String) {
+pub fn read_close(stream: &mut Tcp) -> (u16, String) {
     loop {
         match read_frame(stream) {
             (PING | PONG, _) => {}
@@ -161,7 +161,7 @@ pub fn read_close(stream: &mut TcpStream) -> (u16, String) {
 
 /// Whether the peer has closed `stream`: reads (without blocking) and discards what is
 /// there; `true` on end of stream or a reset.
-pub fn peer_closed(stream: &mut TcpStream) -> bool {
+pub fn peer_closed(stream: &mut Tcp) -> bool {
     stream.set_nonblocking(true).unwrap();
     let mut buf = [0; 4096];
     let closed = loop {

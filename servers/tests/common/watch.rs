@@ -352,7 +352,7 @@ fn probe(addr: SocketAddr, path: fn(&str) -> String, n: u32) -> Result<(), Strin
 /// Talker `t`: numbered messages, each echo checked, until `stop`; then a clean close.
 /// Returns how many messages came back.
 fn talk(
-    mut client: tungstenite::WebSocket<std::net::TcpStream>,
+    mut client: tungstenite::WebSocket<super::Tcp>,
     t: usize,
     stop: &AtomicBool,
 ) -> Result<u32, String> {
@@ -373,7 +373,7 @@ fn talk(
 }
 
 /// The next message that is not a ping or pong.
-fn read_data(client: &mut tungstenite::WebSocket<std::net::TcpStream>) -> Result<Message, String> {
+fn read_data(client: &mut tungstenite::WebSocket<super::Tcp>) -> Result<Message, String> {
     loop {
         match client.read().map_err(|e| format!("read: {e}"))? {
             Message::Ping(_) | Message::Pong(_) => {}
@@ -383,7 +383,7 @@ fn read_data(client: &mut tungstenite::WebSocket<std::net::TcpStream>) -> Result
 }
 
 /// The close handshake from the client's side.
-fn close(mut client: tungstenite::WebSocket<std::net::TcpStream>) -> Result<(), String> {
+fn close(mut client: tungstenite::WebSocket<super::Tcp>) -> Result<(), String> {
     client.close(None).map_err(|e| format!("close: {e}"))?;
     loop {
         match client.read() {

@@ -12,6 +12,11 @@ use sockwright_mio::{
 };
 use tungstenite::WebSocket;
 
+#[path = "../../../../tests/src/restarting.rs"]
+pub mod restarting;
+
+pub use restarting::Restarting;
+
 /// What a [`Probe`] saw, in order.
 #[derive(Debug)]
 pub enum Seen {
@@ -127,9 +132,10 @@ impl Handler for Echo {
     }
 }
 
-/// A tungstenite client for `ws://addr/path`, with a 5 s read timeout.
-pub fn ws_client(addr: SocketAddr, path: &str) -> WebSocket<TcpStream> {
-    let stream = TcpStream::connect(addr).unwrap();
+/// A tungstenite client for `ws://addr/path`, with a 5 s read timeout (and reads tried again
+/// after `EINTR`, which a socket with a timeout can give).
+pub fn ws_client(addr: SocketAddr, path: &str) -> WebSocket<Restarting<TcpStream>> {
+    let stream = Restarting(TcpStream::connect(addr).unwrap());
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
