@@ -44,6 +44,7 @@ pub(crate) fn start(
         .spawn(move || Loop {
             shared: shared.clone(),
             conns: IdMap::default(),
+            waiting: IdMap::default(),
             fanout: None,
         })
         .map_err(io::Error::from)?;
@@ -51,19 +52,18 @@ pub(crate) fn start(
 }
 
 /// One loop's handler: its connections, by the loop's ids.
+///
+/// It keeps only the server's id of each connection: the peer's address is the loop's
+/// (`Context::peer_addr`), and replies that wait are kept apart for the few connections that
+/// have any. An idle connection costs one 16-byte entry here.
 struct Loop {
     shared: Arc<Shared>,
-    conns: IdMap<LoopConnId, Local>,
+    conns: IdMap<LoopConnId, ConnId>,
+    /// Replies that found a connection's outbound queue full, in order; reading from it is
+    /// paused while it has an entry here.
+    waiting: IdMap<LoopConnId, VecDeque<Message>>,
     /// The outbox's way to this loop, shared by its connections (made with the first).
     fanout: Option<Arc<LoopFanout>>,
-}
-
-/// What the handler keeps for one connection.
-struct Local {
-    id: ConnId,
-    peer: SocketAddr,
-    /// Replies that found the outbound queue full, in order; reading is paused meanwhile.
-    waiting: VecDeque<Message>,
 }
 
 impl Loop {
@@ -74,24 +74,23 @@ impl Loop {
         lid: LoopConnId,
         call: impl FnOnce(&dyn App, &mut Conn<'_>),
     ) {
-        let Some(local) = self.conns.get_mut(&lid) else {
+        let Some(&id) = self.conns.get(&lid) else {
             return;
         };
+        let peer = peer_addr(ctx, lid);
         let mut reply = LoopReply {
             ctx,
             lid,
-            waiting: &mut local.waiting,
+            waiting: &mut self.waiting,
         };
-        let mut conn = Conn::new(local.id, local.peer, &mut reply, &self.shared.outbox);
+        let mut conn = Conn::new(id, peer, &mut reply, &self.shared.outbox);
         call(&*self.shared.app, &mut conn);
     }
 }
 
 impl Handler for Loop {
     fn on_open(&mut self, ctx: &mut Context<'_>, lid: LoopConnId, handshake: &Handshake) {
-        let peer = ctx
-            .peer_addr(lid)
-            .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        let peer = peer_addr(ctx, lid);
         let fanout = self
             .fanout
             .get_or_insert_with(|| Arc::new(LoopFanout(ctx.handle())));
@@ -100,8 +99,7 @@ impl Handler for Loop {
             lid,
         });
         let id = self.shared.opened(peer, handshake, outbound);
-        let waiting = VecDeque::new();
-        self.conns.insert(lid, Local { id, peer, waiting });
+        self.conns.insert(lid, id);
         self.callback(ctx, lid, |app, conn| app.on_open(conn, handshake));
     }
 
@@ -113,7 +111,8 @@ impl Handler for Loop {
     }
 
     fn on_close(&mut self, _: &mut Context<'_>, lid: LoopConnId, result: Result<Closed, Error>) {
-        let Some(local) = self.conns.remove(&lid) else {
+        self.waiting.remove(&lid);
+        let Some(id) = self.conns.remove(&lid) else {
             return;
         };
         let end = match result {
@@ -123,22 +122,25 @@ impl Handler for Loop {
             },
             Err(e) => End::Failed(e),
         };
-        self.shared.closed(local.id, end);
+        self.shared.closed(id, end);
     }
 
     fn on_writable(&mut self, ctx: &mut Context<'_>, lid: LoopConnId) {
-        let Some(local) = self.conns.get_mut(&lid) else {
+        if !self.conns.contains_key(&lid) {
             return;
-        };
-        while let Some(message) = local.waiting.pop_front() {
-            match try_send(ctx, lid, message) {
-                Ok(()) => {}
-                Err(Some(message)) => {
-                    // Still no room: wait for the next on_writable.
-                    local.waiting.push_front(message);
-                    return;
+        }
+        if let Some(mut waiting) = self.waiting.remove(&lid) {
+            while let Some(message) = waiting.pop_front() {
+                match try_send(ctx, lid, message) {
+                    Ok(()) => {}
+                    Err(Some(message)) => {
+                        // Still no room: wait for the next on_writable.
+                        waiting.push_front(message);
+                        self.waiting.insert(lid, waiting);
+                        return;
+                    }
+                    Err(None) => {}
                 }
-                Err(None) => {}
             }
         }
         ctx.resume_reading(lid);
@@ -151,18 +153,24 @@ impl Handler for Loop {
         message: Message,
         error: Error,
     ) {
-        let Some(local) = self.conns.get(&lid) else {
+        let Some(&id) = self.conns.get(&lid) else {
             return; // the connection has ended: its on_close says so
         };
         match error {
             Error::Send(SendError::Closed) | Error::NotOpen => {}
-            error => self.shared.app.on_undelivered(local.id, message, &error),
+            error => self.shared.app.on_undelivered(id, message, &error),
         }
     }
 
     fn on_handshake_failed(&mut self, _: &mut Context<'_>, peer: SocketAddr, error: Error) {
         self.shared.not_upgraded(peer, &error);
     }
+}
+
+/// The peer's address of connection `lid`, as the loop keeps it.
+fn peer_addr(ctx: &Context<'_>, lid: LoopConnId) -> SocketAddr {
+    ctx.peer_addr(lid)
+        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
 }
 
 /// Sends `message` on `lid` without giving it up: `Err(Some(message))` when the outbound
@@ -192,13 +200,14 @@ fn try_send(
 struct LoopReply<'a, 'c> {
     ctx: &'a mut Context<'c>,
     lid: LoopConnId,
-    waiting: &'a mut VecDeque<Message>,
+    /// The loop's waiting replies, all connections'.
+    waiting: &'a mut IdMap<LoopConnId, VecDeque<Message>>,
 }
 
 impl Reply for LoopReply<'_, '_> {
     fn reply(&mut self, message: Message) -> Result<(), Error> {
-        if !self.waiting.is_empty() {
-            self.waiting.push_back(message);
+        if let Some(waiting) = self.waiting.get_mut(&self.lid) {
+            waiting.push_back(message);
             return Ok(());
         }
         let sent = match &message {
@@ -208,7 +217,7 @@ impl Reply for LoopReply<'_, '_> {
         };
         match sent {
             Err(Error::Send(SendError::OutboundFull { .. })) => {
-                self.waiting.push_back(message);
+                self.waiting.insert(self.lid, VecDeque::from([message]));
                 self.ctx.pause_reading(self.lid);
                 Ok(())
             }
