@@ -437,14 +437,14 @@ impl Connection {
 
     fn handle_received(&mut self, received: Received) -> Result<(), Error> {
         match received {
-            Received::Message(message) => self.events.push_back(Event::Message(message)),
+            Received::Message(message) => self.push_event(Event::Message(message)),
             Received::Ping(payload) => {
                 if self.state == State::Open {
                     self.outbound.push_pong(&payload);
                 }
-                self.events.push_back(Event::Ping(payload));
+                self.push_event(Event::Ping(payload));
             }
-            Received::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+            Received::Pong(payload) => self.push_event(Event::Pong(payload)),
             Received::Close(payload) => match CloseFrame::parse(&payload) {
                 Ok(frame) if self.state == State::Open && !self.events.is_empty() => {
                     self.deferred = Some(Deferred::Close(frame));
@@ -454,6 +454,17 @@ impl Connection {
             },
         }
         Ok(())
+    }
+
+    /// Queues `event` for `poll_event`. The queue's first allocation holds one event, not
+    /// the four a `VecDeque` starts with: a driver takes events after each read, so most
+    /// connections never hold more than one, and an idle connection keeps that allocation.
+    /// With more waiting it grows as usual.
+    fn push_event(&mut self, event: Event) {
+        if self.events.capacity() == 0 {
+            self.events.reserve_exact(1);
+        }
+        self.events.push_back(event);
     }
 
     /// The peer's close frame: answer it (echoing its code) unless it answers ours.
@@ -483,7 +494,7 @@ impl Connection {
     fn finish(&mut self, initiator: Initiator, code: CloseCode, reason: String) {
         self.state = State::Closed;
         self.outbound.forget_owed_pong();
-        self.events.push_back(Event::Closed(Closed {
+        self.push_event(Event::Closed(Closed {
             initiator,
             code,
             reason,
