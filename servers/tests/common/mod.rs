@@ -174,11 +174,6 @@ pub type Tcp = Restarting<TcpStream>;
 /// A TCP connection to `addr` whose reads and writes give up after [`STEP`].
 pub fn tcp(addr: SocketAddr) -> Tcp {
     let stream = TcpStream::connect_timeout(&addr, STEP).expect("connect");
-    timed(stream)
-}
-
-/// `stream` (connected or accepted) with reads and writes that give up after [`STEP`].
-pub fn timed(stream: TcpStream) -> Tcp {
     stream.set_read_timeout(Some(STEP)).unwrap();
     stream.set_write_timeout(Some(STEP)).unwrap();
     Restarting(stream)
